@@ -1,0 +1,223 @@
+"""The `halfstep` command: the one module that wires links, units and the controller together.
+
+User mistakes (bad arguments, loads off the grid, malformed URLs) exit with status 2 and one
+clear line; a unit or link that fails exits with status 1; neither prints a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+
+from controller.loads import LoadError, check_load
+from controller.logs import bind_session, configure_logging, new_session_id
+from firmware_bridge.client import DeviceClient, DeviceError
+from firmware_bridge.links import scheme_of
+from firmware_bridge.transports.base import LinkClosed, LinkError
+
+DEVICE_HELP = "Device URL: sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://HOST:PORT."
+
+
+class UsageProblem(click.UsageError):
+    """Exit 2 with one line, no traceback."""
+
+
+def _run(coro_fn: Callable[[], Awaitable[Any]], speed: float = 1.0) -> Any:
+    from sim.clock import loop_factory
+
+    try:
+        with asyncio.Runner(loop_factory=loop_factory(speed)) as runner:
+            return runner.run(coro_fn())
+    except LoadError as e:
+        raise UsageProblem(str(e)) from None
+    except LinkError as e:
+        raise click.ClickException(str(e)) from None
+    except (DeviceError, LinkClosed) as e:
+        raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+def _check_url(url: str) -> str:
+    try:
+        scheme_of(url)
+    except LinkError as e:
+        raise click.BadParameter(str(e), param_hint="--device") from None
+    return url
+
+
+def _device_option(default: str | None = None):  # noqa: ANN201
+    return click.option("--device", "device", default=default, required=default is None,
+                        show_default=True, help=DEVICE_HELP,
+                        callback=lambda ctx, p, v: _check_url(v) if v else v)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="Log lines on stderr: text (default) or JSON lines (default for sim serve).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default=None, help="Least severe log level shown (default: warning; sim: info).")
+@click.pass_context
+def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> None:
+    """Halfstep: controller for a motorised cable-resistance home gym."""
+    ctx.obj = {"log_format": log_format, "log_level": log_level}
+    configure_logging(log_format or "text", log_level or "warning")
+
+
+# ---- demo ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@_device_option(default=None)
+@click.option("--seed", type=click.IntRange(0, 2**31), default=7, show_default=True,
+              help="Seed of the simulated lifter: the same seed gives the same workout.")
+@click.option("--speed", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Time factor for the in-process simulator; 0 = as fast as possible.")
+def demo(device: str | None, seed: int, speed: float) -> None:
+    """Run a short workout end to end against a unit (the in-process simulator by default)."""
+    from controller.demo import DEMO_WORKOUT, run_workout, sim_url, summary_table
+
+    url = device or sim_url(seed)
+    in_process = url.startswith("sim:")
+    bind_session(new_session_id())
+
+    def say(line: str) -> None:
+        click.echo(line)
+
+    async def main() -> None:
+        async with DeviceClient(url) as dev:
+            assert dev.info is not None
+            say(f"unit {dev.info.serial} (firmware {dev.info.firmware_version}, "
+                f"{dev.info.cable_count} cable(s), max {dev.info.max_load_kg:.1f} kg) on {url}")
+            results = await run_workout(dev, DEMO_WORKOUT, say)
+        say("")
+        say(summary_table(results))
+
+    _run(main, speed if in_process else 1.0)
+
+
+# ---- device --------------------------------------------------------------------------------
+
+
+@cli.group()
+def device() -> None:
+    """Talk to one unit directly."""
+
+
+@device.command("info")
+@_device_option()
+def device_info(device: str) -> None:
+    """Print the unit's device info as JSON."""
+
+    async def main() -> None:
+        async with DeviceClient(device) as dev:
+            assert dev.info is not None
+            click.echo(json.dumps(dev.info.as_dict(), indent=2))
+
+    _run(main)
+
+
+@device.command("set-load")
+@click.argument("kg", type=str)
+@_device_option()
+@click.option("--hold", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds to keep the load (the unit deloads when this program lets go).")
+def device_set_load(kg: str, device: str, hold: float) -> None:
+    """Set an absolute load KG on every cable (a multiple of 0.5 kg)."""
+    check_now(kg)
+
+    async def main() -> None:
+        async with DeviceClient(device) as dev:
+            assert dev.info is not None
+            value = check_load(kg, dev.info.max_load_kg)
+            applied = await dev.set_load(value)
+            click.echo(json.dumps({"applied_kg_per_cable": list(applied)}))
+            if hold:
+                await asyncio.sleep(hold)
+
+    _run(main)
+
+
+def check_now(kg: str) -> None:
+    """Refuse what is wrong whatever the unit: not a number, negative, off the 0.5 kg grid."""
+    try:
+        check_load(kg, float("inf"))
+    except LoadError as e:
+        raise UsageProblem(str(e)) from None
+
+
+@device.command("stop")
+@_device_option()
+def device_stop(device: str) -> None:
+    """Ramp the unit's load to zero and wait until telemetry confirms it."""
+
+    async def main() -> None:
+        async with DeviceClient(device) as dev:
+            await dev.stop()
+            click.echo(json.dumps({"stopped": True}))
+
+    _run(main)
+
+
+# ---- sim -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def sim() -> None:
+    """The simulated unit."""
+
+
+def _host_port(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT, e.g. 127.0.0.1:7878 "
+                                 "(port 0 picks a free one)")
+    return host or "127.0.0.1", int(port)
+
+
+@sim.command("serve")
+@click.option("--pty", is_flag=True, help="Serve on a new pseudo-terminal; prints its URL.")
+@click.option("--tcp", callback=_host_port, metavar="HOST:PORT",
+              help="Serve on a TCP port; prints its URL.")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--cables", type=click.IntRange(1, 2), default=1, show_default=True)
+@click.option("--max-kg", type=float, default=100.0, show_default=True,
+              help="Maximum load per cable.")
+@click.option("--lease-ms", type=int, default=500, show_default=True)
+@click.option("--reps", default="10", show_default=True,
+              help="Reps the simulated lifter aims for in each set, e.g. 8,10,10.")
+@click.option("--rest", type=float, default=60.0, show_default=True,
+              help="Seconds the simulated lifter rests between sets.")
+@click.option("--drop-ack", type=int, default=0, help="Lose the next N ACKs (fault injection).")
+@click.option("--drop", type=float, default=0.0, help="Probability of losing any frame.")
+@click.option("--corrupt", type=float, default=0.0, help="Probability of corrupting a frame.")
+@click.pass_context
+def sim_serve(ctx: click.Context, pty: bool, tcp: tuple[str, int] | None, **opts: Any) -> None:
+    """Run the simulated unit as its own process; logs every state change as JSON lines."""
+    from sim.options import SimOptions
+    from sim.serve import serve
+
+    if not pty and tcp is None:
+        raise click.UsageError("give --pty, --tcp HOST:PORT, or both")
+    configure_logging(ctx.obj["log_format"] or "json", ctx.obj["log_level"] or "info")
+    try:
+        options = SimOptions.from_query(opts)
+    except ValueError as e:
+        raise UsageProblem(str(e)) from None
+    _run(lambda: serve(options, pty=pty, tcp=tcp))
+
+
+def main() -> None:
+    cli(prog_name="halfstep")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""One way to open any link: a URL (the pymavlink habit), each scheme in its own module.
+
+Transports are imported only when used, so a missing optional dependency only matters to the
+people who use that link.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from firmware_bridge.transports.base import LinkError, Transport
+
+SCHEMES = {
+    "sim": "firmware_bridge.transports.sim_link",
+    "serial": "firmware_bridge.transports.serial_link",
+    "tcp": "firmware_bridge.transports.tcp_link",
+}
+
+EXAMPLES = "sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://127.0.0.1:7878"
+
+
+def scheme_of(url: str) -> str:
+    scheme, sep, _ = url.partition(":")
+    if not sep or scheme not in SCHEMES:
+        raise LinkError(f"unsupported device URL {url!r}; expected one of: {EXAMPLES}")
+    return scheme
+
+
+async def open_link(url: str) -> Transport:
+    module = importlib.import_module(SCHEMES[scheme_of(url)])
+    return await module.open_link(url)

@@ -1,0 +1,360 @@
+"""The unit's firmware, emulated: the same codec and protocol a real unit speaks.
+
+Pure and clocked from outside: `receive()` bytes from the host, `tick()` once per control
+period, `take_output()` the bytes to send. The unit owns the safe state: it ramps the load,
+refuses loads above its maximum, deloads when the host's lease expires or the handles are
+released, and latches an emergency stop until it is cleared explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from firmware_bridge.codec import MAX_PAYLOAD, TELEMETRY_HEADER, FrameDecoder, encode
+from firmware_bridge.messages import (
+    PROTOCOL_VERSION,
+    Ack,
+    ClearEmergencyStop,
+    ConfigureTelemetry,
+    DeviceInfo,
+    DeviceState,
+    EmergencyStop,
+    ErrorCode,
+    Event,
+    EventCode,
+    FaultBits,
+    GetStatus,
+    Heartbeat,
+    Hello,
+    Message,
+    ModeBits,
+    Nack,
+    SampleStatus,
+    SetLoad,
+    Status,
+    Stop,
+    Telemetry,
+    sample_dtype,
+)
+from sim.faults import FaultPlan
+from sim.lifter import Lifter
+from sim.physics import G, Physics
+
+DOCK_MM = 20.0
+
+
+@dataclass(frozen=True)
+class UnitConfig:
+    serial: str = "HSSIM0000001"
+    firmware: tuple[int, int, int] = (1, 0, 0)
+    cables: int = 1
+    max_load_half_kg: int = 200  # 100 kg per cable
+    ramp_up_half_kg_per_s: int = 20  # 10 kg/s
+    ramp_down_half_kg_per_s: int = 60  # 30 kg/s
+    lease_ms: int = 500
+    telemetry_rates_hz: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1000)
+    release_tension_n: float = 1.0 * G  # tension below 1 kg ...
+    release_ms: int = 500  # ... for this long means the handles were let go
+    freefall_m_s: float = -0.5  # reeling in this fast with no tension: let go, deload now
+    status_period_s: float = 1.0
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo(PROTOCOL_VERSION, self.firmware, self.serial, self.cables,
+                          self.max_load_half_kg, 1, self.ramp_up_half_kg_per_s,
+                          self.ramp_down_half_kg_per_s, self.lease_ms, int(ModeBits.CONSTANT),
+                          self.telemetry_rates_hz)
+
+
+LogFn = Callable[..., None]
+
+
+def _no_log(event: str, **kw: object) -> None:
+    pass
+
+
+@dataclass
+class SimUnit:
+    config: UnitConfig
+    lifter: Lifter
+    physics: Physics
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    log: LogFn = _no_log
+    now_us: int = 0
+    # protocol state
+    lease_held: bool = False
+    lease_lost: bool = False
+    estop: bool = False
+    stopping: bool = False
+    faults_bits: FaultBits = FaultBits.NONE
+    targets: list[int] = field(default_factory=list)  # half-kg, what the host asked for
+    setpoints: list[float] = field(default_factory=list)  # half-kg, ramping toward targets
+    telemetry_rate_hz: int = 100
+    telemetry_batch: int = 10
+    frames_in: int = 0
+    _lease_deadline_us: int = 0
+    _low_tension_us: int = 0
+    _deload: tuple[str, int] | None = None
+    _seq: int = 0
+    _out: bytearray = field(default_factory=bytearray)
+    _decoder: FrameDecoder = field(default_factory=FrameDecoder)
+    _batch: np.ndarray | None = None
+    _batch_n: int = 0
+    _batch_t0: int = 0
+    _tick_n: int = 0
+    _next_status_us: int = 0
+
+    def __post_init__(self) -> None:
+        n = self.config.cables
+        self.targets = [0] * n
+        self.setpoints = [0.0] * n
+        self._emit(Event(0, EventCode.BOOT))
+        self.log("boot", serial=self.config.serial, cables=n,
+                 firmware=".".join(map(str, self.config.firmware)))
+
+    # ---- clock ------------------------------------------------------------------------------
+
+    @property
+    def tick_hz(self) -> int:
+        return max(100, self.telemetry_rate_hz)
+
+    @property
+    def state(self) -> DeviceState:
+        if self.estop:
+            return DeviceState.EMERGENCY_STOP
+        if self.lease_lost:
+            return DeviceState.LEASE_LOST
+        if not self.lease_held:
+            return DeviceState.IDLE
+        return DeviceState.STOPPING if self.stopping else DeviceState.ACTIVE
+
+    @property
+    def applied_half_kg(self) -> list[int]:
+        return [round(c.motor_kg * 2) for c in self.physics.state]
+
+    def tick(self) -> None:
+        cfg = self.config
+        hz = self.tick_hz
+        dt = 1.0 / hz
+        self._tick_n += 1
+        self.now_us = self._tick_n * 1_000_000 // hz
+        if self.lease_held and self.now_us > self._lease_deadline_us:
+            self._lease_expired()
+        up = cfg.ramp_up_half_kg_per_s * dt
+        down = cfg.ramp_down_half_kg_per_s * dt
+        for i, target in enumerate(self.targets):
+            sp = self.setpoints[i]
+            self.setpoints[i] = min(target, sp + up) if target > sp else max(target, sp - down)
+        lifter = self.lifter
+        lifter.step(dt, self.physics.total_motor_kg)
+        self.physics.step(dt, [s / 2 for s in self.setpoints], lifter.held, lifter.position_mm,
+                          lifter.velocity_m_s, cut=self.estop)
+        self._watch_handles()
+        self._watch_deload()
+        if self._tick_n % max(1, hz // self.telemetry_rate_hz) == 0:
+            self._sample()
+        if self.lease_held and self.now_us >= self._next_status_us:
+            self._next_status_us = self.now_us + int(cfg.status_period_s * 1e6)
+            self._emit(self._status())
+
+    # ---- safety -----------------------------------------------------------------------------
+
+    def _lease_expired(self) -> None:
+        self.lease_held = False
+        self.lease_lost = True
+        self.faults_bits |= FaultBits.LEASE_EXPIRED
+        load = max(self.applied_half_kg)
+        self._deload_all("lease_expired")
+        self._emit(Event(self.now_us, EventCode.LEASE_EXPIRED, 0xFF, load))
+        self.log("lease_expired", applied_kg=load / 2, lease_ms=self.config.lease_ms,
+                 reason="no frame from the host within the lease")
+
+    def _watch_handles(self) -> None:
+        if not any(self.targets):  # nothing asked for: nothing to release
+            self._low_tension_us = 0
+            return
+        cfg = self.config
+        low = all(c.tension_n < cfg.release_tension_n for c in self.physics.state)
+        falling = any(c.velocity_m_s < cfg.freefall_m_s for c in self.physics.state)
+        if not low:
+            self._low_tension_us = 0
+            return
+        if self._low_tension_us == 0:
+            self._low_tension_us = self.now_us
+        held_for = self.now_us - self._low_tension_us
+        if falling or held_for >= cfg.release_ms * 1000:
+            load = max(self.applied_half_kg)
+            self.faults_bits |= FaultBits.HANDLE_RELEASED
+            self._deload_all("handle_released")
+            self._emit(Event(self.now_us, EventCode.HANDLE_RELEASED, 0xFF, load))
+            self.log("handle_released", applied_kg=load / 2, free_fall=falling,
+                     low_tension_ms=held_for // 1000)
+            self._low_tension_us = 0
+
+    def _deload_all(self, cause: str) -> None:
+        self.targets = [0] * self.config.cables
+        if self._deload is None and any(self.applied_half_kg):
+            self._deload = (cause, self.now_us)
+
+    def _watch_deload(self) -> None:
+        if self._deload is None or any(c.motor_kg > 0 for c in self.physics.state):
+            return
+        cause, since = self._deload
+        ms = (self.now_us - since) // 1000
+        self._deload = None
+        if cause == "stop":
+            self.stopping = False
+            self._emit(Event(self.now_us, EventCode.STOPPED, 0xFF, ms))
+            self.log("stopped", after_ms=ms)
+        else:
+            self._emit(Event(self.now_us, EventCode.DELOADED, 0xFF, ms))
+            self.log("deloaded", cause=cause, after_ms=ms, applied_kg=0.0)
+
+    # ---- host frames ------------------------------------------------------------------------
+
+    def receive(self, data: bytes) -> None:
+        for frame in self._decoder.feed(data):
+            self.frames_in += 1
+            if self.lease_held:
+                self._lease_deadline_us = self.now_us + self.config.lease_ms * 1000
+            self._handle(frame.seq, frame.msg)
+
+    def _handle(self, seq: int, msg: Message) -> None:
+        cfg = self.config
+        match msg:
+            case Heartbeat():
+                return
+            case Hello(proto_min=lo, proto_max=hi):
+                if not lo <= PROTOCOL_VERSION <= hi:
+                    self._nack(seq, msg, ErrorCode.UNSUPPORTED_VERSION, PROTOCOL_VERSION)
+                    return
+                was = self.lease_held
+                self.lease_held, self.lease_lost = True, False
+                self.faults_bits &= ~FaultBits.LEASE_EXPIRED
+                self._lease_deadline_us = self.now_us + cfg.lease_ms * 1000
+                self._emit(cfg.info())
+                if not was:
+                    self._emit(Event(self.now_us, EventCode.HOST_CONNECTED))
+                    self.log("host_connected", lease_ms=cfg.lease_ms)
+            case GetStatus():
+                self._emit(self._status())
+            case Stop():
+                self.stopping = any(self.applied_half_kg)
+                self._deload = None
+                self._deload_all("stop")
+                self._ack(seq, msg)
+                self.log("stop_requested", applied_kg=max(self.applied_half_kg) / 2)
+            case EmergencyStop():
+                if not self.estop:
+                    self.estop = True
+                    self.faults_bits |= FaultBits.EMERGENCY_STOP
+                    self.targets = [0] * cfg.cables
+                    self.setpoints = [0.0] * cfg.cables
+                    self._emit(Event(self.now_us, EventCode.EMERGENCY_STOP_LATCHED))
+                    self.log("emergency_stop_latched")
+                self._ack(seq, msg)
+            case _ if not self.lease_held:
+                self._nack(seq, msg, ErrorCode.NOT_READY)
+            case SetLoad(loads_half_kg=loads):
+                if self.estop:
+                    self._nack(seq, msg, ErrorCode.EMERGENCY_STOP_LATCHED)
+                elif len(loads) != cfg.cables:
+                    self._nack(seq, msg, ErrorCode.BAD_ARGUMENT, cfg.cables)
+                elif max(loads) > cfg.max_load_half_kg:
+                    self._nack(seq, msg, ErrorCode.LOAD_ABOVE_MAX, cfg.max_load_half_kg)
+                else:
+                    if list(loads) != self.targets:
+                        self.log("load_target", target_kg=[v / 2 for v in loads], seq=seq)
+                    self.targets = list(loads)
+                    self.stopping = False
+                    self._deload = None
+                    self.faults_bits &= ~FaultBits.HANDLE_RELEASED
+                    self._low_tension_us = 0
+                    self._ack(seq, msg, tuple(self.targets))
+            case ClearEmergencyStop():
+                if self.estop:
+                    self.estop = False
+                    self.faults_bits &= ~FaultBits.EMERGENCY_STOP
+                    self._emit(Event(self.now_us, EventCode.EMERGENCY_STOP_CLEARED))
+                    self.log("emergency_stop_cleared")
+                self._ack(seq, msg)
+            case ConfigureTelemetry(rate_hz=rate, batch=batch):
+                max_batch = (MAX_PAYLOAD - TELEMETRY_HEADER.size) // sample_dtype(
+                    cfg.cables).itemsize
+                if rate not in cfg.telemetry_rates_hz:
+                    self._nack(seq, msg, ErrorCode.RATE_UNSUPPORTED, max(cfg.telemetry_rates_hz))
+                elif not 1 <= batch <= max_batch:
+                    self._nack(seq, msg, ErrorCode.BAD_ARGUMENT, max_batch)
+                else:
+                    self._flush_batch()
+                    self.telemetry_rate_hz, self.telemetry_batch = rate, batch
+                    self._ack(seq, msg, (rate, batch))
+            case _:
+                self._nack(seq, msg, ErrorCode.UNSUPPORTED_MESSAGE)
+
+    def _ack(self, seq: int, msg: Message, values: tuple[int, ...] = ()) -> None:
+        self._emit(Ack(seq, msg.TYPE, values))
+
+    def _nack(self, seq: int, msg: Message, error: ErrorCode, detail: int = 0) -> None:
+        self._emit(Nack(seq, msg.TYPE, error, detail))
+        self.log("nack", command=msg.TYPE.name, error=error.name, detail=detail, seq=seq)
+
+    # ---- output -----------------------------------------------------------------------------
+
+    def _status(self) -> Status:
+        left = max(0, (self._lease_deadline_us - self.now_us) // 1000) if self.lease_held else 0
+        return Status(self.now_us, self.state, int(self.faults_bits), min(left, 0xFFFF),
+                      tuple(self.targets), tuple(self.applied_half_kg))
+
+    def _sample(self) -> None:
+        if not self.lease_held:
+            self._batch_n = 0
+            return  # telemetry streams only to a host that holds the lease
+        n = self.config.cables
+        if self._batch is None or self._batch.dtype != sample_dtype(n) or len(
+                self._batch) != self.telemetry_batch:
+            self._batch = np.zeros(self.telemetry_batch, dtype=sample_dtype(n))
+            self._batch_n = 0
+        if self._batch_n == 0:
+            self._batch_t0 = self.now_us
+        rec = self._batch[self._batch_n]
+        rec["dt_us"] = self.now_us - self._batch_t0
+        base = SampleStatus.LEASE_ACTIVE
+        if self.estop:
+            base |= SampleStatus.EMERGENCY_STOP
+        if self._deload is not None and self._deload[0] != "stop":
+            base |= SampleStatus.SAFETY_DELOAD
+        cab = rec["cable"]
+        for i, c in enumerate(self.physics.state):
+            bits = base
+            if c.position_mm > DOCK_MM and c.velocity_m_s > -0.4:
+                bits |= SampleStatus.HANDLE_HELD
+            if c.position_mm <= 2.0:
+                bits |= SampleStatus.DOCKED
+            if self.setpoints[i] != self.targets[i]:
+                bits |= SampleStatus.RAMPING
+            cab[i] = (min(65535, round(c.position_mm * 10)),
+                      max(-32768, min(32767, round(c.velocity_m_s * 1000))),
+                      min(65535, round(c.tension_n * 10)), round(c.motor_kg * 2), int(bits))
+        self._batch_n += 1
+        if self._batch_n >= self.telemetry_batch:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        if self._batch is not None and self._batch_n:
+            self._emit(Telemetry(self._batch_t0, self.config.cables,
+                                 self._batch[: self._batch_n].copy()))
+        self._batch_n = 0
+
+    def _emit(self, msg: Message) -> None:
+        self._seq = (self._seq + 1) & 0xFF
+        frame = self.faults.apply(encode(msg, self._seq), msg.TYPE)
+        if frame is not None:
+            self._out += frame
+
+    def take_output(self) -> bytes:
+        out = bytes(self._out)
+        self._out.clear()
+        return out

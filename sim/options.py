@@ -1,0 +1,64 @@
+"""Options of a simulated unit, from a `sim://?...` query or `halfstep sim serve` flags."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sim.faults import FaultPlan
+from sim.firmware import SimUnit, UnitConfig
+from sim.lifter import Lifter, LifterProfile
+from sim.physics import Physics
+
+
+class SimOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 1
+    cables: Annotated[int, Field(ge=1, le=2)] = 1
+    max_kg: Annotated[float, Field(gt=0, le=200, multiple_of=0.5)] = 100.0
+    lease_ms: Annotated[int, Field(ge=100, le=10_000)] = 500
+    reps: tuple[Annotated[int, Field(ge=1, le=100)], ...] = (10,)
+    rest: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    pickup: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    one_rm_kg: Annotated[float | None, Field(gt=0, le=400)] = None
+    drop_ack: Annotated[int, Field(ge=0)] = 0
+    drop: Annotated[float, Field(ge=0, le=1)] = 0.0
+    corrupt: Annotated[float, Field(ge=0, le=1)] = 0.0
+    serial: Annotated[str, Field(pattern=r"^[ -~]{1,12}$")] = "HSSIM0000001"
+
+    @field_validator("reps", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        return tuple(x for x in v.split(",") if x) if isinstance(v, str) else v
+
+    @classmethod
+    def from_query(cls, params: dict[str, str]) -> SimOptions:
+        try:
+            return cls.model_validate(params)
+        except ValidationError as e:
+            raise ValueError(describe(e)) from None
+
+    def build_unit(self, log=None) -> SimUnit:  # noqa: ANN001
+        profile = LifterProfile.from_seed(self.seed)
+        if self.one_rm_kg is not None:
+            profile.one_rm_kg = self.one_rm_kg
+        lifter = Lifter(profile, seed=self.seed, set_reps=self.reps, rest_s=self.rest,
+                        first_pickup_s=self.pickup)
+        config = UnitConfig(serial=self.serial, cables=self.cables,
+                            max_load_half_kg=int(self.max_kg * 2), lease_ms=self.lease_ms)
+        faults = FaultPlan(drop_acks=self.drop_ack, drop_prob=self.drop,
+                           corrupt_prob=self.corrupt, seed=self.seed)
+        kw = {"log": log} if log is not None else {}
+        return SimUnit(config, lifter, Physics(self.cables, self.seed), faults, **kw)
+
+
+def describe(e: ValidationError) -> str:
+    """One line per bad field: which, what was given, what is allowed."""
+    parts = []
+    for err in e.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "value"
+        given = err.get("input")
+        parts.append(f"{field}={given!r}: {err['msg']}")
+    return "; ".join(parts)
