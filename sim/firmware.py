@@ -252,6 +252,8 @@ class SimUnit:
                     self.faults_bits |= FaultBits.EMERGENCY_STOP
                     self.targets = [0] * cfg.cables
                     self.setpoints = [0.0] * cfg.cables
+                    for c in self.physics.state:  # the drive is cut now, not at the next tick
+                        c.motor_kg = 0.0
                     self._emit(Event(self.now_us, EventCode.EMERGENCY_STOP_LATCHED))
                     self.log("emergency_stop_latched")
                 self._ack(seq, msg)

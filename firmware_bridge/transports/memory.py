@@ -38,7 +38,7 @@ class MemoryTransport:
         if self._closed:
             raise LinkClosed(f"{self.url}: closed")
         data = await self._inbox.get()
-        if data is _EOF:
+        if not data:
             self._closed = True
             raise LinkClosed(f"{self.url}: peer closed")
         return data

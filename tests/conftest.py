@@ -1,0 +1,70 @@
+"""Fixtures: a simulated unit reachable over each kind of link, in the test's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from firmware_bridge.transports.base import StreamTransport
+from firmware_bridge.transports.memory import memory_pair
+from sim.firmware import SimUnit
+from sim.options import SimOptions
+from sim.pty_link import PtyTransport
+from sim.serve import UnitServer
+from sim.runner import tick_forever
+
+LINKS = ["memory", "pty", "tcp"]
+
+
+@dataclass
+class SimHandle:
+    unit: SimUnit
+    link: object  # a Transport instance (memory) or a URL (pty, tcp) for DeviceClient
+    kind: str
+
+
+@contextlib.asynccontextmanager
+async def running_sim(kind: str, **options: object) -> AsyncIterator[SimHandle]:
+    unit = SimOptions(**options).build_unit()
+    server = UnitServer(unit)
+    tasks = [asyncio.create_task(tick_forever(unit, server.flush))]
+    closers = []
+    if kind == "memory":
+        host, dev = memory_pair("memory://test")
+        tasks.append(asyncio.create_task(server.serve_link(dev)))
+        link: object = host
+    elif kind == "pty":
+        pty = PtyTransport()
+        tasks.append(asyncio.create_task(server.serve_link(pty)))
+        link = f"{pty.url}?baud=921600"
+    elif kind == "tcp":
+        async def on_client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await server.serve_link(StreamTransport("tcp://peer", r, w))
+
+        srv = await asyncio.start_server(on_client, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        closers.append(srv)
+        link = f"tcp://127.0.0.1:{port}"
+    else:
+        raise ValueError(kind)
+    try:
+        yield SimHandle(unit, link, kind)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for s in closers:
+            s.close()
+
+
+@pytest.fixture(params=LINKS)
+async def sim(request: pytest.FixtureRequest) -> AsyncIterator[SimHandle]:
+    opts = getattr(request, "param_options", {})
+    async with running_sim(request.param, **opts) as handle:
+        yield handle
