@@ -16,7 +16,7 @@ from types import TracebackType
 
 import structlog
 
-from firmware_bridge.codec import MAX_PAYLOAD, TELEMETRY_HEADER, FrameDecoder, encode
+from firmware_bridge.codec import FrameDecoder, encode, max_samples_per_frame
 from firmware_bridge.links import open_link
 from firmware_bridge.messages import (
     Ack,
@@ -36,7 +36,6 @@ from firmware_bridge.messages import (
     Status,
     Stop,
     Telemetry,
-    sample_dtype,
 )
 from firmware_bridge.transports.base import LinkClosed, Transport
 
@@ -228,9 +227,8 @@ class DeviceClient:
 
     async def configure_telemetry(self, rate_hz: int, batch: int) -> None:
         info = self._require_info()
-        max_batch = (MAX_PAYLOAD - TELEMETRY_HEADER.size) // sample_dtype(
-            info.cable_count).itemsize
-        await self._command(ConfigureTelemetry(rate_hz, min(batch, max_batch)))
+        batch = min(batch, max_samples_per_frame(info.cable_count))
+        await self._command(ConfigureTelemetry(rate_hz, batch))
 
     async def get_status(self) -> Status:
         fut = asyncio.get_running_loop().create_future()

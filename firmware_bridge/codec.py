@@ -51,6 +51,10 @@ class CodecError(ValueError):
     """A message that cannot be put on the wire, or a payload that does not parse."""
 
 
+def max_samples_per_frame(cable_count: int) -> int:
+    return (MAX_PAYLOAD - TELEMETRY_HEADER.size) // sample_dtype(cable_count).itemsize
+
+
 def crc16(data: bytes | bytearray | memoryview) -> int:
     return crc_hqx(data, 0xFFFF)
 

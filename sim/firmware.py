@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from firmware_bridge.codec import MAX_PAYLOAD, TELEMETRY_HEADER, FrameDecoder, encode
+from firmware_bridge.codec import FrameDecoder, encode, max_samples_per_frame
 from firmware_bridge.messages import (
     PROTOCOL_VERSION,
     Ack,
@@ -103,13 +103,15 @@ class SimUnit:
     _batch: np.ndarray | None = None
     _batch_n: int = 0
     _batch_t0: int = 0
-    _tick_n: int = 0
+    _tick_n: int = 0  # ticks since _base_us, at the current tick rate
+    _base_us: int = 0
     _next_status_us: int = 0
 
     def __post_init__(self) -> None:
         n = self.config.cables
         self.targets = [0] * n
         self.setpoints = [0.0] * n
+        self.telemetry_batch = min(self.telemetry_batch, max_samples_per_frame(n))
         self._emit(Event(0, EventCode.BOOT))
         self.log("boot", serial=self.config.serial, cables=n,
                  firmware=".".join(map(str, self.config.firmware)))
@@ -139,7 +141,7 @@ class SimUnit:
         hz = self.tick_hz
         dt = 1.0 / hz
         self._tick_n += 1
-        self.now_us = self._tick_n * 1_000_000 // hz
+        self.now_us = self._base_us + self._tick_n * 1_000_000 // hz
         if self.lease_held and self.now_us > self._lease_deadline_us:
             self._lease_expired()
         up = cfg.ramp_up_half_kg_per_s * dt
@@ -283,8 +285,7 @@ class SimUnit:
                     self.log("emergency_stop_cleared")
                 self._ack(seq, msg)
             case ConfigureTelemetry(rate_hz=rate, batch=batch):
-                max_batch = (MAX_PAYLOAD - TELEMETRY_HEADER.size) // sample_dtype(
-                    cfg.cables).itemsize
+                max_batch = max_samples_per_frame(cfg.cables)
                 if rate not in cfg.telemetry_rates_hz:
                     self._nack(seq, msg, ErrorCode.RATE_UNSUPPORTED, max(cfg.telemetry_rates_hz))
                 elif not 1 <= batch <= max_batch:
@@ -292,6 +293,7 @@ class SimUnit:
                 else:
                     self._flush_batch()
                     self.telemetry_rate_hz, self.telemetry_batch = rate, batch
+                    self._base_us, self._tick_n = self.now_us, 0  # the tick rate may change
                     self._ack(seq, msg, (rate, batch))
             case _:
                 self._nack(seq, msg, ErrorCode.UNSUPPORTED_MESSAGE)
