@@ -137,7 +137,8 @@ class DeviceClient:
         self._health = LinkHealth()
         self._status_waiters: list[asyncio.Future[Status]] = []
         self._gone_dropped = 0
-        self.log = log.bind(link=self.url)
+        # Unknown until HELLO is answered; bound as null so every line has the same keys.
+        self.log = log.bind(link=self.url, device_serial=None, firmware=None)
 
     # ---- lifecycle --------------------------------------------------------------------------
 

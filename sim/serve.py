@@ -38,11 +38,11 @@ class UnitServer:
             await link.close()
             return
         self.link = link
-        log.info("link_open", link=link.url)
+        self.unit.log("link_open", link=link.url)
         try:
             await pump_input(self.unit, link, self.flush)
         except (LinkClosed, OSError) as e:
-            log.info("link_closed", link=link.url, reason=str(e))
+            self.unit.log("link_closed", link=link.url, reason=str(e))
         finally:
             self.link = None
             await link.close()

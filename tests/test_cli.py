@@ -1,0 +1,150 @@
+"""`halfstep` end to end, as separate processes over real pty and TCP links."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from tests.procs import Background, run
+
+
+@pytest.fixture
+def pty_sim():
+    sim = Background("sim", "serve", "--pty", "--seed", "2")
+    try:
+        url = sim.first_line()
+        assert url.startswith("serial:/dev/")
+        yield sim, url
+    finally:
+        sim.stop()
+
+
+def test_device_info_over_a_real_pty(pty_sim):
+    sim, url = pty_sim
+    res = run("device", "info", "--device", url)
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["serial"] == "HSSIM0000001"
+    assert info["max_load_kg_per_cable"] == 100.0
+    assert info["load_step_kg"] == 0.5
+    assert info["cable_count"] == 1
+    assert info["protocol_version"] == 1
+    assert info["modes"] == ["constant"]
+    sim.wait_log("host_connected")
+
+
+def test_set_load_off_grid_is_refused_naming_the_nearest_loads(pty_sim):
+    _, url = pty_sim
+    res = run("device", "set-load", "12.3", "--device", url)
+    assert res.returncode == 2
+    assert "12.0 kg and 12.5 kg" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_set_load_above_max_is_refused_naming_the_maximum(pty_sim):
+    sim, url = pty_sim
+    res = run("device", "set-load", "500", "--device", url)
+    assert res.returncode == 2
+    assert "maximum of 100.0 kg" in res.stderr
+    assert "Traceback" not in res.stderr
+    sim.wait_log("host_connected")  # it asked the unit for its maximum, then sent nothing
+
+
+def test_set_load_and_stop_over_a_real_pty(pty_sim):
+    sim, url = pty_sim
+    time.sleep(2.0)  # the simulated lifter takes up the handles
+    res = run("device", "set-load", "12.5", "--device", url, "--hold", "1")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"applied_kg_per_cable": [12.5]}
+    sim.wait_log("load_target", target_kg=[12.5])
+    sim.wait_log("stop_requested")  # a clean exit deloads at once
+    res = run("device", "stop", "--device", url)
+    assert res.returncode == 0 and json.loads(res.stdout) == {"stopped": True}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["device", "info", "--device", "bogus://x"], "unsupported device URL"),
+    (["device", "set-load", "abc", "--device", "sim://"], "not a number"),
+    (["device", "set-load", "--device", "sim://", "--", "-1"], "negative"),
+    (["sim", "serve"], "give --pty"),
+    (["sim", "serve", "--tcp", "nope"], "expected HOST:PORT"),
+    (["sim", "serve", "--pty", "--max-kg", "10.2"], "max_kg"),
+    (["demo", "--speed", "-1"], "speed"),
+])
+def test_usage_errors_exit_2_with_one_clear_message(args, message):
+    res = run(*args)
+    assert res.returncode == 2, res
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unreachable_unit_is_a_clear_error():
+    res = run("device", "info", "--device", "tcp://127.0.0.1:1")
+    assert res.returncode == 1
+    assert "cannot connect" in res.stderr and "Traceback" not in res.stderr
+    res = run("device", "info", "--device", "serial:/dev/does-not-exist")
+    assert res.returncode == 1
+    assert "cannot open serial port" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_demo_is_reproducible_and_summarises_every_set():
+    a = run("demo", "--speed", "0", "--seed", "7", timeout=120)
+    b = run("demo", "--speed", "0", "--seed", "7", timeout=120)
+    assert a.returncode == 0, a.stderr
+    assert a.stdout == b.stdout
+    table = a.stdout[a.stdout.index("set  exercise"):].splitlines()
+    rows = [r for r in table[2:] if r.strip()[:1].isdigit()]
+    assert len(rows) == 4
+    for row in rows:
+        cols = row.split()
+        assert int(cols[-4]) > 0  # reps
+        assert 0.1 < float(cols[-2]) < 2.0  # mean concentric velocity, m/s
+    c = run("demo", "--speed", "0", "--seed", "8", timeout=120)
+    assert c.returncode == 0 and c.stdout != a.stdout
+
+
+def test_unit_deloads_when_the_host_process_dies_mid_set():
+    sim = Background("sim", "serve", "--tcp", "127.0.0.1:0", "--seed", "3", "--reps", "30")
+    host = None
+    try:
+        url = sim.first_line()
+        time.sleep(2.0)  # the lifter takes the handles
+        host = Background("device", "set-load", "20", "--device", url, "--hold", "60")
+        sim.wait_log("load_target", target_kg=[20.0])
+        time.sleep(2.5)  # load on, reps under way
+        host.proc.send_signal(signal.SIGKILL)
+        closed = sim.wait_log("link_closed")
+        expired = sim.wait_log("lease_expired")
+        deloaded = sim.wait_log("deloaded", cause="lease_expired")
+    finally:
+        if host:
+            host.stop()
+        sim.stop()
+    assert expired["applied_kg"] == 20.0
+    assert "lease" in expired["reason"]
+    # Within the lease (500 ms, + one tick) plus the ramp down (20 kg at 30 kg/s) and motor lag.
+    lease_ms, ramp_ms = 500, 20 / 30 * 1000
+    assert expired["device_t_ms"] - closed["device_t_ms"] <= lease_ms + 20
+    assert deloaded["device_t_ms"] - closed["device_t_ms"] <= lease_ms + ramp_ms + 250
+    assert deloaded["after_ms"] <= ramp_ms + 250
+
+
+def test_json_logs_carry_session_device_firmware_and_link():
+    res = run("--log-format", "json", "--log-level", "info", "demo", "--speed", "0", "--seed", "1",
+              timeout=120)
+    assert res.returncode == 0
+    recs = [json.loads(line) for line in res.stderr.splitlines()]
+    assert len(recs) > 10
+    sessions = {r["session_id"] for r in recs}
+    assert len(sessions) == 1
+    for r in recs:
+        assert {"session_id", "device_serial", "firmware", "link", "level", "timestamp",
+                "event"} <= r.keys()
+    connected = [r for r in recs if r["event"] == "device_connected"]
+    assert connected[0]["device_serial"] == "HSSIM0000001" and connected[0]["firmware"] == "1.0.0"
+    assert all(r["device_serial"] == "HSSIM0000001" for r in recs[recs.index(connected[0]):])
+    text = run("--log-level", "info", "demo", "--speed", "0", "--seed", "1", timeout=120)
+    assert "device_connected" in text.stderr and not text.stderr.lstrip().startswith("{")
