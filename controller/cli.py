@@ -52,7 +52,7 @@ def _check_url(url: str) -> str:
     return url
 
 
-def _device_option(default: str | None = None):  # noqa: ANN201
+def _device_option(default: str | None = None):
     return click.option("--device", "device", default=default, required=default is None,
                         show_default=True, help=DEVICE_HELP,
                         callback=lambda ctx, p, v: _check_url(v) if v else v)

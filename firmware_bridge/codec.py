@@ -20,6 +20,7 @@ import numpy as np
 from firmware_bridge.messages import (
     Ack,
     ClearEmergencyStop,
+    ConfigureTelemetry,
     DeviceInfo,
     EmergencyStop,
     Event,
@@ -33,7 +34,6 @@ from firmware_bridge.messages import (
     Status,
     Stop,
     Telemetry,
-    ConfigureTelemetry,
     sample_dtype,
 )
 
@@ -114,7 +114,8 @@ def _enc_info(m: DeviceInfo) -> bytes:
 def _dec_info(d: bytes) -> DeviceInfo:
     if len(d) < _INFO.size:
         raise CodecError(f"DEVICE_INFO: payload is {len(d)} bytes, expected >= {_INFO.size}")
-    (ver, fa, fb, fc, serial, cables, max_load, step, up, down, lease, modes, n) = _INFO.unpack_from(d)
+    (ver, fa, fb, fc, serial, cables, max_load, step, up, down, lease, modes,
+     n) = _INFO.unpack_from(d)
     rates = _u16s(d[_INFO.size :], "DEVICE_INFO rates")
     if len(rates) != n:
         raise CodecError(f"DEVICE_INFO: {len(rates)} telemetry rates, header says {n}")
@@ -141,7 +142,8 @@ def _dec_telemetry(d: bytes) -> Telemetry:
         raise CodecError(f"TELEMETRY: cable count {cables}; allowed 1..{MAX_CABLES}")
     dt = sample_dtype(cables)
     if len(d) != TELEMETRY_HEADER.size + count * dt.itemsize:
-        raise CodecError(f"TELEMETRY: {len(d)} bytes do not hold {count} samples of {cables} cables")
+        raise CodecError(
+            f"TELEMETRY: {len(d)} bytes do not hold {count} samples of {cables} cables")
     samples = np.frombuffer(d, dtype=dt, count=count, offset=TELEMETRY_HEADER.size)
     return Telemetry(t0, cables, samples)
 
@@ -229,7 +231,8 @@ def encode_payload(msg: Message) -> bytes:
     try:
         payload = _CODECS[msg.TYPE][0](msg)
     except struct.error as e:
-        raise CodecError(f"{msg.TYPE.name}: a field is out of range for its wire type ({e})") from e
+        raise CodecError(
+            f"{msg.TYPE.name}: a field is out of range for its wire type ({e})") from e
     if len(payload) > MAX_PAYLOAD:
         raise CodecError(f"{msg.TYPE.name}: payload {len(payload)} bytes; at most {MAX_PAYLOAD}")
     return payload

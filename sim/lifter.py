@@ -8,6 +8,7 @@ fatigue recovers between sets. It records the truth about every rep for accuracy
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ RECOVERY_TAU_S = 90.0  # fatigue recovers between sets with a 1-2 min time const
 def mcv_at(fraction_1rm: float) -> float:
     """Mean concentric velocity (m/s) of a fresh first rep at this fraction of 1RM."""
     p = max(0.0, fraction_1rm)
-    for (p0, v0), (p1, v1) in zip(_MCV_TABLE, _MCV_TABLE[1:], strict=False):
+    for (p0, v0), (p1, v1) in itertools.pairwise(_MCV_TABLE):
         if p <= p1:
             return v0 + (v1 - v0) * (p - p0) / (p1 - p0)
     return 0.0

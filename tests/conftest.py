@@ -14,8 +14,8 @@ from firmware_bridge.transports.memory import memory_pair
 from sim.firmware import SimUnit
 from sim.options import SimOptions
 from sim.pty_link import PtyTransport
-from sim.serve import UnitServer
 from sim.runner import tick_forever
+from sim.serve import UnitServer
 
 LINKS = ["memory", "pty", "tcp"]
 

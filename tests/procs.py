@@ -34,7 +34,7 @@ class Background:
                          daemon=True).start()
 
     @staticmethod
-    def _pump(stream, q) -> None:  # noqa: ANN001
+    def _pump(stream, q) -> None:
         for line in stream:
             q.put(line.rstrip("\n"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 
 import pytest
 
@@ -14,6 +15,7 @@ from firmware_bridge.client import (
     LoadNotOnGrid,
 )
 from firmware_bridge.codec import FrameDecoder, encode
+from firmware_bridge.links import open_link
 from firmware_bridge.messages import (
     DeviceState,
     ErrorCode,
@@ -22,7 +24,6 @@ from firmware_bridge.messages import (
     SetLoad,
 )
 from firmware_bridge.transports.base import LinkClosed
-from firmware_bridge.links import open_link
 from tests.conftest import LINKS, running_sim
 
 
@@ -57,7 +58,7 @@ async def test_hello_info_and_telemetry(kind):
                     break
         t = [int(x) for b in batches for x in b.t_us]
         # 100 Hz, nothing missing between batches
-        assert all(b - a == 10_000 for a, b in zip(t, t[1:], strict=False)), t
+        assert all(b - a == 10_000 for a, b in itertools.pairwise(t)), t
         assert batches[-1].position_mm.shape == (9, 2)  # 10 asked; 9 of 2 cables fit a frame
         h = dev.health
         assert h.bad_frames == 0 and h.last_sample_age_s is not None and h.last_sample_age_s < 0.5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from firmware_bridge.codec import FrameDecoder, encode
@@ -119,7 +121,7 @@ def test_telemetry_rate_and_batch_are_configurable_within_limits():
     tel = [m for m in b.run(0.1) if isinstance(m, Telemetry)]
     assert [len(t) for t in tel] == [16] * 6  # 100 samples taken, 96 sent, 4 in the next batch
     t_us = [int(x) for t in tel for x in t.t_us]
-    assert all(b - a == 1000 for a, b in zip(t_us, t_us[1:], strict=False))
+    assert all(b - a == 1000 for a, b in itertools.pairwise(t_us))
     nack = b.send(ConfigureTelemetry(333, 10))[0]
     assert nack.error == ErrorCode.RATE_UNSUPPORTED and nack.detail == 1000
     nack = b.send(ConfigureTelemetry(100, 40))[0]
