@@ -201,7 +201,7 @@ class SimUnit:
             self._deload = (cause, self.now_us)
 
     def _watch_deload(self) -> None:
-        if self._deload is None or any(c.motor_kg > 0 for c in self.physics.state):
+        if self._deload is None or any(self.applied_half_kg):  # what telemetry reports
             return
         cause, since = self._deload
         ms = (self.now_us - since) // 1000

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 G = 9.80665
-MOTOR_TAU_S = 0.04
+MOTOR_TAU_S = 0.02
 FRICTION = 0.02  # fraction of the load, against the motion
 SENSOR_NOISE_N = 1.5
 RETRACT_M_S = 1.2  # reel-in speed of a released, loaded cable

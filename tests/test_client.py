@@ -219,3 +219,13 @@ async def test_open_link_rejects_bad_urls():
     for url in ["ftp://x", "serial:", "tcp://nohostport", "sim://?cables=3", "sim://?bogus=1"]:
         with pytest.raises(LinkError):
             await open_link(url)
+
+
+async def test_heartbeat_renews_the_lease_at_10_hz():
+    async with running_sim("memory") as sim, DeviceClient(sim.link) as dev:
+        before = sim.unit.frames_in
+        await asyncio.sleep(2.0)
+        beats = sim.unit.frames_in - before
+        assert 18 <= beats <= 22  # 10 Hz, nothing else sent
+        assert sim.unit.state == DeviceState.ACTIVE  # four lease periods later, still held
+        assert dev.health.device_frames_lost == 0
