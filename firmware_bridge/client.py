@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -248,7 +248,9 @@ class DeviceClient:
         async for item in self._subscribe(self._event_subs):
             yield item
 
-    async def wait_for_sample(self, pred, timeout_s: float) -> Telemetry:  # noqa: ANN001
+    async def wait_for_sample(self, pred: Callable[[Telemetry], bool],
+                              timeout_s: float) -> Telemetry:
+        """The first batch from now on that satisfies `pred`, or CommandTimeout."""
         async def first() -> Telemetry:
             async for batch in self.telemetry():
                 if pred(batch):

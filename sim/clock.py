@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import selectors
 import time
+from collections.abc import Callable
 
 
 class _WarpSelector(selectors.DefaultSelector):
@@ -44,7 +45,7 @@ class WarpedLoop(asyncio.SelectorEventLoop):
         return (time.monotonic() - self._t0) * self.speed
 
 
-def loop_factory(speed: float):  # noqa: ANN201
+def loop_factory(speed: float) -> Callable[[], asyncio.AbstractEventLoop]:
     """For `asyncio.Runner(loop_factory=...)`; speed 1 is the ordinary loop."""
     if speed == 1:
         return asyncio.new_event_loop

@@ -117,6 +117,7 @@ class Lifter:
     _rep_kind: str = "full"
     _rep_mcv: float = 0.0
     _fail: bool = False
+    _peak_mm: float = 0.0
     _rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
@@ -213,7 +214,7 @@ class Lifter:
 
     def _finish_rep(self) -> None:
         self.truth.append(TrueRep(self.set_index, self._rep_start, self._rep_turn, self.t,
-                                  self._to_mm_peak, self._rep_mcv, self._rep_kind))
+                                  self._rep_rom_mm, self._rep_mcv, self._rep_kind))
         if self._rep_kind == "full":
             self.reps_in_set += 1
         if self._fail or self.reps_in_set >= self.target_reps:
@@ -243,7 +244,7 @@ class Lifter:
     # ---- trajectories -----------------------------------------------------------------------
 
     @property
-    def _to_mm_peak(self) -> float:
+    def _rep_rom_mm(self) -> float:
         return self._peak_mm - self.profile.start_mm
 
     def _go(self, phase: Phase) -> None:
@@ -254,8 +255,6 @@ class Lifter:
         self._from_mm, self._to_mm, self._duration = a, b, max(duration, 0.05)
         if b > a:
             self._peak_mm = b
-
-    _peak_mm: float = 0.0
 
     def _follow(self) -> bool:
         """Half-cosine position profile; True when the move is done."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.faults import FaultPlan
-from sim.firmware import SimUnit, UnitConfig
+from sim.firmware import LogFn, SimUnit, UnitConfig
 from sim.lifter import Lifter, LifterProfile
 from sim.physics import Physics
 
@@ -40,7 +40,7 @@ class SimOptions(BaseModel):
         except ValidationError as e:
             raise ValueError(describe(e)) from None
 
-    def build_unit(self, log=None) -> SimUnit:  # noqa: ANN001
+    def build_unit(self, log: LogFn | None = None) -> SimUnit:
         profile = LifterProfile.from_seed(self.seed)
         if self.one_rm_kg is not None:
             profile.one_rm_kg = self.one_rm_kg

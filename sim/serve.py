@@ -1,54 +1,22 @@
-"""`halfstep sim serve`: the simulated unit as its own process, on a pty or a TCP port.
-
-The unit keeps running between hosts (its lease simply expires when one goes away); one host
-at a time, like a real unit's single serial port or BLE central.
-"""
+"""`halfstep sim serve`: the simulated unit as its own process, on a pty or a TCP port."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 
 import structlog
 
-from firmware_bridge.transports.base import LinkClosed, Transport
-from sim.firmware import SimUnit
+from firmware_bridge.transports.base import StreamTransport
+from sim.firmware import LogFn, SimUnit
 from sim.options import SimOptions
 from sim.pty_link import PtyTransport
-from sim.runner import pump_input, tick_forever
+from sim.runner import UnitServer, tick_forever
 
 log = structlog.get_logger("sim")
 
 
-class UnitServer:
-    def __init__(self, unit: SimUnit):
-        self.unit = unit
-        self.link: Transport | None = None
-
-    async def flush(self) -> None:
-        out = self.unit.take_output()
-        if out and self.link is not None:
-            with contextlib.suppress(LinkClosed, OSError):
-                await self.link.send(out)
-
-    async def serve_link(self, link: Transport) -> None:
-        if self.link is not None:
-            log.warning("host_refused", link=link.url, reason="another host is connected")
-            await link.close()
-            return
-        self.link = link
-        self.unit.log("link_open", link=link.url)
-        try:
-            await pump_input(self.unit, link, self.flush)
-        except (LinkClosed, OSError) as e:
-            self.unit.log("link_closed", link=link.url, reason=str(e))
-        finally:
-            self.link = None
-            await link.close()
-
-
-def unit_logger(unit_ref: list[SimUnit]):  # noqa: ANN201
+def unit_logger(unit_ref: list[SimUnit]) -> LogFn:
     """Every state change of the unit as one log line, stamped with the unit's own clock."""
 
     def emit(event: str, **kw: object) -> None:
@@ -74,8 +42,6 @@ async def serve(options: SimOptions, *, pty: bool, tcp: tuple[str, int] | None) 
             tg.create_task(server.serve_link(link))
         if tcp is not None:
             async def on_client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-                from firmware_bridge.transports.base import StreamTransport
-
                 peer = w.get_extra_info("peername")
                 await server.serve_link(StreamTransport(f"tcp://{peer[0]}:{peer[1]}", r, w))
 
