@@ -10,10 +10,8 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from controller.loads import check_load
-from controller.reps import RepCounter
+from controller.reps import CableRepEngine, Rep, SetSummary
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.messages import SampleStatus, Telemetry
 
@@ -44,11 +42,7 @@ class SetResult:
     exercise: str
     load_kg: float
     target_reps: int
-    full_reps: int
-    partial_reps: int
-    mean_concentric_m_s: float | None
-    velocity_loss: float | None
-    ended_by: str
+    summary: SetSummary
 
 
 def sim_url(seed: int, workout: tuple[DemoSet, ...] = DEMO_WORKOUT) -> str:
@@ -67,12 +61,20 @@ def _released(batch: Telemetry) -> bool:
     return bool((batch.status[-1] & SampleStatus.DOCKED).all())
 
 
-async def run_set(dev: DeviceClient, index: int, plan: DemoSet,
-                  say: Callable[[str], None]) -> SetResult:
+def rep_line(rep: Rep, count: int, target: int) -> str:
+    kind = {"full": "rep", "partial": "partial", "ignored": "ignored"}[rep.kind]
+    pct = f" ({rep.rom_pct:3.0f}%)" if rep.rom_pct is not None else ""
+    return (f"  {kind:7s} {count:2d}/{target}  range {rep.rom_mm:4.0f} mm{pct}  "
+            f"concentric {rep.mean_concentric_m_s:.2f} m/s in {rep.concentric_s:.1f} s, "
+            f"eccentric {rep.eccentric_s:.1f} s")
+
+
+async def run_set(dev: DeviceClient, index: int, plan: DemoSet, say: Callable[[str], None],
+                  reference_mm: float | None = None) -> tuple[SetResult, float | None]:
+    """One set; returns its result and the reference range to carry to the next set."""
     assert dev.info is not None
     load = check_load(plan.load_kg, dev.info.max_load_kg)
-    counter = RepCounter()
-    ended_by = "link closed"
+    engine = CableRepEngine(dev.info.cable_count, reference_mm=reference_mm)
     async with contextlib.aclosing(dev.telemetry()) as stream:
         up_since: float | None = None
         async for batch in stream:
@@ -86,48 +88,52 @@ async def run_set(dev: DeviceClient, index: int, plan: DemoSet,
         applied = await dev.set_load(load)
         say(f"  load applied: {applied[0]:.1f} kg per cable")
         async for batch in stream:
-            t_s = batch.t_us / 1e6
-            for rep in counter.feed(t_s, batch.position_mm.mean(axis=1),
-                                    batch.tension_n.sum(axis=1)):
-                kind = "rep" if rep.full else "partial"
-                n = counter.full_reps
-                say(f"  {kind:7s} {n:2d}/{plan.reps}  range {rep.rom_mm:4.0f} mm  "
-                    f"concentric {rep.mean_concentric_m_s:.2f} m/s")
-            if _released(batch):
-                ended_by = "handles released"
+            for rep in engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
+                                   batch.tension_n):
+                say(rep_line(rep, engine.combined.full_reps, plan.reps))
+            if engine.combined.ended_by is None and _released(batch):
+                for rep in engine.finish("handles released"):
+                    say(rep_line(rep, engine.combined.full_reps, plan.reps))
+            if engine.combined.ended_by is not None:
                 break
     await dev.stop()
-    full = [r.mean_concentric_m_s for r in counter.reps if r.full]
-    mcv = float(np.mean(full)) if full else None
-    loss = 1.0 - full[-1] / max(full) if full else None
-    return SetResult(index, plan.exercise, load, plan.reps, counter.full_reps,
-                     len(counter.reps) - counter.full_reps, mcv, loss, ended_by)
+    summary = engine.combined.summary()
+    return SetResult(index, plan.exercise, load, plan.reps, summary), summary.reference_rom_mm
 
 
 async def run_workout(dev: DeviceClient, workout: tuple[DemoSet, ...],
                       say: Callable[[str], None]) -> list[SetResult]:
     results = []
+    references: dict[str, float | None] = {}
     for i, plan in enumerate(workout, 1):
         tag = " (warm-up)" if plan.warmup else ""
         say(f"set {i}/{len(workout)}: {plan.exercise}{tag}, {plan.load_kg:.1f} kg x {plan.reps}"
             " - take up the handles")
-        result = await run_set(dev, i, plan, say)
+        result, references[plan.exercise] = await run_set(
+            dev, i, plan, say, references.get(plan.exercise))
         results.append(result)
-        say(f"  set {i} done: {result.full_reps} reps ({result.ended_by})"
+        s = result.summary
+        say(f"  set {i} done: {s.reps} reps ({s.ended_by})"
             + (f"; rest {plan.rest_s:.0f} s" if plan.rest_s and i < len(workout) else ""))
     return results
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def summary_table(results: list[SetResult]) -> str:
-    head = f"{'set':>3}  {'exercise':<12} {'load kg':>7}  {'reps':>4}  {'partial':>7}  " \
-           f"{'mean conc. m/s':>14}  {'vel. loss':>9}"
+    head = (f"{'set':>3}  {'exercise':<12} {'load kg':>7}  {'reps':>4}  {'partial':>7}  "
+            f"{'mean conc. m/s':>14}  {'vel. loss':>9}  {'ROM cons.':>9}  {'TUT s':>5}")
     lines = [head, "-" * len(head)]
     for r in results:
-        mcv = f"{r.mean_concentric_m_s:.2f}" if r.mean_concentric_m_s is not None else "-"
-        loss = f"{r.velocity_loss:.0%}" if r.velocity_loss is not None else "-"
-        lines.append(f"{r.index:>3}  {r.exercise:<12} {r.load_kg:>7.1f}  {r.full_reps:>4}  "
-                     f"{r.partial_reps:>7}  {mcv:>14}  {loss:>9}")
-    total = sum(r.full_reps for r in results)
-    volume = sum(r.full_reps * r.load_kg for r in results)
+        s = r.summary
+        lines.append(
+            f"{r.index:>3}  {r.exercise:<12} {r.load_kg:>7.1f}  {s.reps:>4}  "
+            f"{s.partial_reps:>7}  {_fmt(s.mean_concentric_m_s, '.2f'):>14}  "
+            f"{_fmt(s.velocity_loss, '.0%'):>9}  {_fmt(s.rom_consistency, '.0%'):>9}  "
+            f"{s.time_under_tension_s:>5.0f}")
+    total = sum(r.summary.reps for r in results)
+    volume = sum(r.summary.reps * r.load_kg for r in results)
     lines.append(f"total: {total} reps, {volume:.0f} kg lifted per cable")
     return "\n".join(lines)

@@ -1,84 +1,472 @@
-"""Rep counting from cable position, streaming, with hysteresis.
+"""The rep engine: reps, their phases and set metrics from streamed cable telemetry.
 
-A rep is a round trip away from the set's start position and back. The concentric phase is
-the cable paying out (position rising) for every exercise on a cable unit. A rise of less than
-`min_travel_mm` is noise; a rep whose range is under `full_fraction` of the set's reference
-range (the largest of its first reps) is partial and not counted as full.
+On a cable unit the concentric phase is the cable paying out (position rising) for every
+exercise. The engine works in two layers:
+
+- a streaming swing detector (one cheap pass per sample) with hysteresis on position, so noise
+  never makes or splits a rep, that decides *when* a rep is over: back in the lower quarter of
+  its range with the eccentric speed under 20% of its peak, a new rise, or the handles let go;
+- a vectorised analysis of the closed rep's samples that finds its phase boundaries by
+  extrapolating the rising and falling edges of the velocity (20% and 40% of the phase's peak)
+  to zero, so boundaries are sharper than the sample period, and measures the rep.
+
+A rep's range is measured from its own start, so drift does not matter; it is classed against
+the reference range (the largest of the first reps, or carried from an earlier set): full at
+>= 85%, partial at >= 40% (shown, never counted as full), ignored below that.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
+
+RepKind = Literal["full", "partial", "ignored"]
+
+
+@dataclass(frozen=True)
+class RepConfig:
+    min_rom_mm: float = 100.0  # before a reference exists, smaller swings are not reps
+    hysteresis: float = 0.25  # of the reference range: a swing must exceed this to count
+    hysteresis_floor_mm: float = 20.0  # never less, whatever the range (noise)
+    full_fraction: float = 0.85
+    partial_fraction: float = 0.40
+    calibration_reps: int = 3
+    release_tension_n: float = 9.81  # below 1 kg ...
+    release_s: float = 0.5  # ... for this long: the handles were let go
+    idle_end_s: float = 20.0  # no movement for this long ends the set
+    still_m_s: float = 0.05
+    derive_window_s: float = 0.08  # for traces without velocity: difference over this span
+
+    def __post_init__(self) -> None:
+        if not 0 < self.partial_fraction < self.full_fraction <= 1:
+            raise ValueError("need 0 < partial_fraction < full_fraction <= 1")
 
 
 @dataclass(frozen=True)
 class Rep:
-    index: int  # 1-based among all reps of the set, full or partial
+    index: int  # 1-based among all reps of the set, whatever their kind
+    kind: RepKind
     start_s: float
     turn_s: float
     end_s: float
+    concentric_s: float
+    eccentric_s: float
     rom_mm: float
+    rom_pct: float | None  # of the reference range
     mean_concentric_m_s: float
-    peak_tension_n: float
-    full: bool
+    peak_concentric_m_s: float
+    peak_tension_n: float | None
+    mean_concentric_power_w: float | None
+    time_under_tension_s: float
+
+    @property
+    def full(self) -> bool:
+        return self.kind == "full"
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class SetSummary:
+    reps: int
+    partial_reps: int
+    ignored: int
+    reference_rom_mm: float | None
+    mean_concentric_m_s: float | None
+    velocity_loss: float | None  # 1 - last full rep's MCV / fastest so far
+    rom_consistency: float | None  # 1 - coefficient of variation of full reps' range
+    time_under_tension_s: float
+    ended_by: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+class _Buffer:
+    """Growing columns of samples, trimmed from the front; appends never reallocate often."""
+
+    def __init__(self, cols: int = 4, capacity: int = 4096):
+        self.data = np.empty((cols, capacity))
+        self.base = 0  # global index of column 0
+        self.n = 0
+
+    def append(self, cols: Sequence[np.ndarray]) -> None:
+        k = len(cols[0])
+        if self.n + k > self.data.shape[1]:
+            grown = np.empty((self.data.shape[0], max(2 * self.data.shape[1], self.n + k)))
+            grown[:, : self.n] = self.data[:, : self.n]
+            self.data = grown
+        for i, c in enumerate(cols):
+            self.data[i, self.n : self.n + k] = c
+        self.n += k
+
+    def trim_before(self, g: int) -> None:
+        drop = g - self.base
+        if drop <= 0:
+            return
+        drop = min(drop, self.n)
+        self.data[:, : self.n - drop] = self.data[:, drop : self.n]
+        self.n -= drop
+        self.base += drop
+
+    def view(self, g0: int, g1: int) -> np.ndarray:
+        return self.data[:, g0 - self.base : g1 - self.base]
+
+
+_WAIT, _UP, _DOWN = 0, 1, 2
 
 
 @dataclass
-class RepCounter:
-    min_travel_mm: float = 120.0
-    full_fraction: float = 0.85
-    return_fraction: float = 0.25  # back within this fraction of the range ends the rep
-    reference_reps: int = 2
+class RepEngine:
+    """Feed samples of one set as they arrive; get reps back as soon as each is over."""
+
+    config: RepConfig = field(default_factory=RepConfig)
+    reference_mm: float | None = None  # carried from an earlier set of the same exercise
     reps: list[Rep] = field(default_factory=list)
-    _up: bool = False
-    _bottom: float = float("inf")
-    _bottom_t: float = 0.0
-    _top: float = float("-inf")
-    _top_t: float = 0.0
-    _peak_n: float = 0.0
-    _reference: float = 0.0
-    _prev: float = float("inf")
+    ended_by: str | None = None
+
+    def __post_init__(self) -> None:
+        self._carried = self.reference_mm is not None
+        self._buf = _Buffer()
+        self._g = 0  # global index of the next sample
+        self._state = _WAIT
+        self._lo = math.inf  # swing minimum (WAIT) / descent minimum (DOWN)
+        self._lo_g = 0
+        self._a_g = 0  # start of the current swing (its minimum)
+        self._hi = -math.inf
+        self._hi_g = 0
+        self._vneg = 0.0  # most negative velocity of the descent
+        self._low_since: float | None = None
+        self._still_since: float | None = None
+        self._last_t: float | None = None
+        self._prev_p: np.ndarray | None = None  # tail kept to derive velocity across batches
+        self._prev_t: np.ndarray | None = None
+        self._has_tension = False
+        self._tension_seen = False  # release counts only once the handles were under tension
+        self._a_p = 0.0
+        self._low_band = 0.0
+
+    # ---- public ---------------------------------------------------------------------------
 
     @property
     def full_reps(self) -> int:
-        return sum(r.full for r in self.reps)
+        return sum(r.kind == "full" for r in self.reps)
 
     @property
-    def mean_concentric_m_s(self) -> float | None:
-        v = [r.mean_concentric_m_s for r in self.reps if r.full]
-        return float(np.mean(v)) if v else None
+    def partial_reps(self) -> int:
+        return sum(r.kind == "partial" for r in self.reps)
 
     def feed(self, t_s: np.ndarray, position_mm: np.ndarray,
+             velocity_m_s: np.ndarray | None = None,
              tension_n: np.ndarray | None = None) -> list[Rep]:
-        """Samples of one batch (position averaged over cables by the caller); new reps back."""
-        new: list[Rep] = []
-        tension = tension_n if tension_n is not None else np.zeros_like(position_mm)
-        for t, p, f in zip(t_s.tolist(), position_mm.tolist(), tension.tolist(), strict=True):
-            if not self._up:
-                if p <= self._prev + 0.5:  # the last moment the cable was not paying out
-                    self._bottom, self._bottom_t = p, t
-                if p > self._bottom + self.min_travel_mm:
-                    self._up = True
-                    self._top, self._top_t, self._peak_n = p, t, f
-            else:
-                self._peak_n = max(self._peak_n, f)
-                if p >= self._top:
-                    self._top, self._top_t = p, t
-                rom = self._top - self._bottom
-                if p <= self._bottom + self.return_fraction * rom:
-                    new.append(self._close(t, rom))
-                    self._up = False
-                    self._bottom, self._bottom_t = p, t
-            self._prev = p
-        self.reps.extend(new)
-        return new
+        """One batch of samples in time order; returns the reps that ended in it."""
+        if self.ended_by is not None or len(t_s) == 0:
+            return []
+        t = np.asarray(t_s, dtype=float)
+        p = np.asarray(position_mm, dtype=float)
+        v = None if velocity_m_s is None else np.asarray(velocity_m_s, dtype=float)
+        self._has_tension = tension_n is not None
+        f = np.asarray(tension_n, dtype=float) if tension_n is not None else np.full(len(t), 0.0)
+        # Samples whose timestamp does not move forward (jitter past a neighbour) are dropped.
+        before = np.maximum.accumulate(np.concatenate(([self._last_t or -math.inf], t)))[:-1]
+        keep = t > before
+        if not keep.all():
+            t, p, f = t[keep], p[keep], f[keep]
+            v = v[keep] if v is not None else None
+            if len(t) == 0:
+                return []
+        if v is None:
+            v = self._derive(t, p)
+        self._buf.append((t, p, v, f))
+        self._last_t = float(t[-1])
+        return self._scan(t, p, v, f)
 
-    def _close(self, end_t: float, rom: float) -> Rep:
-        if len(self.reps) < self.reference_reps:
-            self._reference = max(self._reference, rom)
-        full = rom >= self.full_fraction * self._reference
-        conc = max(self._top_t - self._bottom_t, 1e-3)
-        return Rep(len(self.reps) + 1, self._bottom_t, self._top_t, end_t, rom,
-                   rom / 1000.0 / conc, self._peak_n, full)
+    def finish(self, reason: str = "end of data") -> list[Rep]:
+        """No more samples: close a rep that is on its way down, and end the set."""
+        out: list[Rep] = []
+        if self.ended_by is None:
+            if self._state == _DOWN:
+                out.append(self._close(self._g))
+            self.ended_by = reason
+        return out
+
+    def summary(self) -> SetSummary:
+        full = [r for r in self.reps if r.full]
+        mcv = [r.mean_concentric_m_s for r in full]
+        roms = np.array([r.rom_mm for r in full])
+        return SetSummary(
+            reps=len(full),
+            partial_reps=self.partial_reps,
+            ignored=sum(r.kind == "ignored" for r in self.reps),
+            reference_rom_mm=self.reference_mm,
+            mean_concentric_m_s=float(np.mean(mcv)) if mcv else None,
+            velocity_loss=1.0 - mcv[-1] / max(mcv) if mcv else None,
+            rom_consistency=(1.0 - float(roms.std() / roms.mean())) if len(roms) > 1 else None,
+            time_under_tension_s=sum(r.time_under_tension_s for r in self.reps
+                                     if r.kind != "ignored"),
+            ended_by=self.ended_by,
+        )
+
+    # ---- streaming ------------------------------------------------------------------------
+
+    @property
+    def _h(self) -> float:
+        cfg = self.config
+        if self.reference_mm is None:
+            return max(cfg.hysteresis_floor_mm, cfg.partial_fraction * cfg.min_rom_mm)
+        return max(cfg.hysteresis_floor_mm, cfg.hysteresis * self.reference_mm)
+
+    def _derive(self, t: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Backward difference over a short time span, continued across batches."""
+        if self._prev_t is not None:
+            tt = np.concatenate((self._prev_t, t))
+            pp = np.concatenate((self._prev_p, p))
+        else:
+            tt, pp = t, p
+        span = self.config.derive_window_s
+        j = np.searchsorted(tt, tt - span, side="right") - 1
+        j = np.clip(j, 0, None)
+        dt = tt - tt[j]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.where(dt > 0, (pp - pp[j]) / np.where(dt > 0, dt, 1) / 1000.0, 0.0)
+        keep = np.searchsorted(tt, tt[-1] - 2 * span)
+        self._prev_t, self._prev_p = tt[keep:], pp[keep:]
+        return v[len(tt) - len(t):]
+
+    def _scan(self, t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray) -> list[Rep]:
+        out: list[Rep] = []
+        cfg = self.config
+        h = self._h
+        released_thr = cfg.release_tension_n
+        g = self._g
+        state, lo, lo_g, hi, hi_g, vneg = (self._state, self._lo, self._lo_g, self._hi,
+                                           self._hi_g, self._vneg)
+        check_f = self._has_tension
+        for ti, pi, vi, fi in zip(t.tolist(), p.tolist(), v.tolist(), f.tolist(), strict=True):
+            # -- set end: handles let go, or nothing moving for a long time
+            if check_f:
+                if fi >= released_thr:
+                    self._tension_seen = True
+                    self._low_since = None
+                elif self._tension_seen:
+                    if self._low_since is None:
+                        self._low_since = ti
+                    elif ti - self._low_since >= cfg.release_s:
+                        self._store(state, lo, lo_g, hi, hi_g, vneg)
+                        if state == _DOWN:
+                            out.append(self._close(self._release_index(g)))
+                        self.ended_by = "handles released"
+                        self._g = g + 1
+                        return out
+            if abs(vi) < cfg.still_m_s:
+                if self._still_since is None:
+                    self._still_since = ti
+                elif ti - self._still_since >= cfg.idle_end_s and state == _WAIT:
+                    self._store(state, lo, lo_g, hi, hi_g, vneg)
+                    self.ended_by = "idle"
+                    self._g = g + 1
+                    return out
+            else:
+                self._still_since = None
+            # -- swings
+            if state == _WAIT:
+                if pi <= lo:
+                    lo, lo_g = pi, g
+                elif pi > lo + h:
+                    state, hi, hi_g = _UP, pi, g
+                    self._a_g, self._a_p = lo_g, lo
+            elif state == _UP:
+                if pi >= hi:
+                    hi, hi_g = pi, g
+                elif pi < hi - h:
+                    state, lo, lo_g, vneg = _DOWN, pi, g, min(0.0, vi)
+                    self._low_band = self._a_p + cfg.hysteresis * (hi - self._a_p)
+            else:  # _DOWN
+                if vi < vneg:
+                    vneg = vi
+                if pi <= lo:
+                    lo, lo_g = pi, g
+                if pi > lo + h:  # rising again with no stop at the bottom: a new rep began
+                    self._store(state, lo, lo_g, hi, hi_g, vneg)
+                    out.append(self._close(lo_g + 1))
+                    state, hi, hi_g = _UP, pi, g
+                    self._a_g, self._a_p = lo_g, lo
+                    h = self._h
+                elif pi <= self._low_band and vi > 0.2 * vneg:
+                    self._store(state, lo, lo_g, hi, hi_g, vneg)
+                    out.append(self._close(g + 1))
+                    state, lo, lo_g = _WAIT, pi, g
+                    h = self._h
+            g += 1
+        if state == _WAIT and g - lo_g > 60_000:  # idle for long: forget an old minimum
+            lo, lo_g = p[-1], g - 1
+            self._buf.trim_before(lo_g)
+        self._g = g
+        self._store(state, lo, lo_g, hi, hi_g, vneg)
+        return out
+
+    def _store(self, state: int, lo: float, lo_g: int, hi: float, hi_g: int,
+               vneg: float) -> None:
+        self._state, self._lo, self._lo_g, self._hi, self._hi_g, self._vneg = (
+            state, lo, lo_g, hi, hi_g, vneg)
+
+    def _release_index(self, g: int) -> int:
+        """End of the rep's data when the handles went: the first low-tension sample."""
+        tt, _, _, ff = self._buf.view(self._a_g, g + 1)
+        low = np.flatnonzero(ff >= self.config.release_tension_n)
+        return self._a_g + (int(low[-1]) + 1 if len(low) else len(tt))
+
+    # ---- analysis -------------------------------------------------------------------------
+
+    def _close(self, end_g: int) -> Rep:
+        a_g, top_g = self._a_g, self._hi_g
+        t, p, v, f = self._buf.view(a_g, max(end_g, top_g + 1))
+        rep = analyse(t, p, v, f if self._has_tension else None, top_g - a_g,
+                      len(self.reps) + 1, self._classify)
+        self.reps.append(rep)
+        self._state = _WAIT
+        self._buf.trim_before(top_g)
+        return rep
+
+    def _classify(self, rom: float) -> tuple[RepKind, float | None]:
+        cfg = self.config
+        ref = self.reference_mm
+        counted = sum(r.kind != "ignored" for r in self.reps)
+        if ref is None:
+            if rom < cfg.min_rom_mm:
+                return "ignored", None
+            self.reference_mm = rom
+            return "full", 100.0
+        ratio = rom / ref
+        if not self._carried and counted < cfg.calibration_reps and ratio > 1.0:
+            self.reference_mm = rom  # still calibrating: the range grows to the largest rep
+            return "full", 100.0
+        if ratio >= cfg.full_fraction:
+            return "full", 100 * ratio
+        if ratio >= cfg.partial_fraction:
+            return "partial", 100 * ratio
+        return "ignored", 100 * ratio
+
+
+def _crossing(t: np.ndarray, y: np.ndarray, i: int, level: float) -> float:
+    """Time at which y passes `level` between samples i-1 and i (linear interpolation)."""
+    if i <= 0:
+        return float(t[0])
+    y0, y1 = y[i - 1], y[i]
+    if y1 == y0:
+        return float(t[i])
+    u = (level - y0) / (y1 - y0)
+    return float(t[i - 1] + min(max(u, 0.0), 1.0) * (t[i] - t[i - 1]))
+
+
+def _rising_edge(t: np.ndarray, y: np.ndarray, i0: int, ipk: int) -> float:
+    """Where y (>= 0, peak at ipk) starts rising after i0: its 20%-40% edge extrapolated to 0."""
+    peak = y[ipk]
+    seg = y[i0 : ipk + 1]
+    i20 = i0 + int(np.argmax(seg >= 0.2 * peak))
+    i40 = i0 + int(np.argmax(seg >= 0.4 * peak))
+    t20 = _crossing(t, y, i20, 0.2 * peak) if i20 > i0 else float(t[i0])
+    t40 = _crossing(t, y, i40, 0.4 * peak) if i40 > i0 else float(t[i0])
+    return max(float(t[i0]), 2 * t20 - t40)
+
+
+def _falling_edge(t: np.ndarray, y: np.ndarray, ipk: int, i1: int) -> float:
+    """Where y (>= 0, peak at ipk) stops falling before i1: its 40%-20% edge extrapolated to 0."""
+    peak = y[ipk]
+    seg = y[ipk : i1 + 1]
+    below40 = np.flatnonzero(seg < 0.4 * peak)
+    below20 = np.flatnonzero(seg < 0.2 * peak)
+    if len(below20) == 0:
+        return float(t[i1])
+    i20 = ipk + int(below20[0])
+    i40 = ipk + int(below40[0])
+    t20 = _crossing(t, y, i20, 0.2 * peak)
+    t40 = _crossing(t, y, i40, 0.4 * peak)
+    return min(float(t[i1]), 2 * t20 - t40)
+
+
+def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, ib: int,
+            index: int, classify: Callable[[float], tuple[RepKind, float | None]]) -> Rep:
+    """Measure one rep from its samples: swing start (0), top (ib), end of data (len)."""
+    n = len(t)
+    ib = min(ib, n - 1)
+    pa, ptop = p[0], p[ib]
+    # The last time the cable was in the lowest 15% of the swing: the final rise starts there.
+    low = np.flatnonzero(p[: ib + 1] <= pa + 0.15 * (ptop - pa))
+    m = int(low[-1]) if len(low) else 0
+    vc = np.maximum(v[: ib + 1], 0.0)
+    ipk = m + int(np.argmax(vc[m:])) if ib >= m else 0
+    vpk = float(vc[ipk]) if ib >= m else 0.0
+    if vpk <= 0:
+        t0 = t_turn = float(t[ib])
+    else:
+        m0 = m
+        while m0 > 0 and vc[m0] > 0.05 * vpk:
+            m0 -= 1
+        t0 = _rising_edge(t, vc, m0, ipk)
+        t_turn = _falling_edge(t, vc, ipk, ib)
+        if t_turn <= t0:
+            t_turn = float(t[ib])
+    p0 = float(np.interp(t0, t, p))
+    rom = float(ptop - p0)
+    # Eccentric: from the top to the end of the data.
+    ve = np.maximum(-v[ib:], 0.0)
+    if len(ve) > 1 and ve.max() > 0:
+        ie = int(np.argmax(ve))
+        t_ecc0 = _rising_edge(t[ib:], ve, 0, ie)
+        t_end = _falling_edge(t[ib:], ve, ie, len(ve) - 1)
+        # A trace that runs on below where the rep began (cable reeled in) ends at that level.
+        below = np.flatnonzero(p[ib:] <= p0)
+        if len(below):
+            t_end = min(t_end, _crossing(t[ib:], p[ib:], int(below[0]), p0))
+        t_end = max(t_end, t_ecc0)
+    else:
+        t_ecc0 = t_end = float(t[-1])
+    conc = max(t_turn - t0, 1e-6)
+    kind, pct = classify(rom)
+    in_conc = (t >= t0) & (t <= t_turn)
+    in_rep = (t >= t0) & (t <= t_end)
+    peak_f = power = None
+    if f is not None:
+        peak_f = float(f[in_rep].max()) if in_rep.any() else float(f.max())
+        power = float(np.mean(f[in_conc] * v[in_conc])) if in_conc.any() else 0.0
+    return Rep(
+        index=index, kind=kind, start_s=t0, turn_s=t_turn, end_s=t_end, concentric_s=conc,
+        eccentric_s=max(t_end - t_ecc0, 0.0), rom_mm=rom, rom_pct=pct,
+        mean_concentric_m_s=rom / 1000.0 / conc, peak_concentric_m_s=vpk,
+        peak_tension_n=peak_f, mean_concentric_power_w=power,
+        time_under_tension_s=max(t_end - t0, 0.0))
+
+
+@dataclass
+class CableRepEngine:
+    """Reps per cable and combined (two-handed movements count on the combined signal)."""
+
+    cables: int
+    config: RepConfig = field(default_factory=RepConfig)
+    reference_mm: float | None = None
+    combined: RepEngine = field(init=False)
+    per_cable: list[RepEngine] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.combined = RepEngine(self.config, self.reference_mm)
+        self.per_cable = ([RepEngine(self.config, self.reference_mm) for _ in range(self.cables)]
+                          if self.cables > 1 else [])
+
+    def feed(self, t_s: np.ndarray, position_mm: np.ndarray, velocity_m_s: np.ndarray,
+             tension_n: np.ndarray) -> list[Rep]:
+        """Arrays of shape (samples, cables); returns the combined reps that ended."""
+        for i, e in enumerate(self.per_cable):
+            e.feed(t_s, position_mm[:, i], velocity_m_s[:, i], tension_n[:, i])
+        return self.combined.feed(t_s, position_mm.mean(axis=1), velocity_m_s.mean(axis=1),
+                                  tension_n.sum(axis=1))
+
+    def finish(self, reason: str = "end of data") -> list[Rep]:
+        for e in self.per_cable:
+            e.finish(reason)
+        return self.combined.finish(reason)

@@ -42,6 +42,7 @@ class Phase(Enum):
     PICKUP = "pickup"
     WAIT_LOAD = "wait_load"
     CONCENTRIC = "concentric"
+    STALL = "stall"  # a pause part way up
     TOP_PAUSE = "top_pause"
     ECCENTRIC = "eccentric"
     BOTTOM_PAUSE = "bottom_pause"
@@ -70,8 +71,9 @@ class LifterProfile:
     eccentric_m_s: float
     fatigue_exponent: float
     velocity_noise_m_s: float = 0.025
-    partial_prob: float = 0.03
-    pause_prob: float = 0.08
+    partial_prob: float = 0.03  # a fresh first rep is never cut short; later ones may be
+    pause_prob: float = 0.08  # at the top or the bottom
+    midpause_prob: float = 0.0  # a stall part way up (sticking point)
 
     @classmethod
     def from_seed(cls, seed: int) -> LifterProfile:
@@ -115,7 +117,7 @@ class Lifter:
     _rep_start: float = 0.0
     _rep_turn: float = 0.0
     _rep_kind: str = "full"
-    _rep_mcv: float = 0.0
+    _stall: tuple[float, float, float] | None = None  # top, time to it, stall length
     _fail: bool = False
     _peak_mm: float = 0.0
     _rng: random.Random = field(default_factory=random.Random)
@@ -157,10 +159,24 @@ class Lifter:
                 if self._aborted(load_kg):
                     return
                 if self._follow():
-                    self._rep_turn = self.t
-                    pause = self._rng.random() < p.pause_prob
-                    self._go(Phase.TOP_PAUSE)
-                    self._timer = self._rng.uniform(0.4, 1.5) if pause else 0.0
+                    if self._stall is not None:
+                        self._go(Phase.STALL)
+                        self._timer = self._stall[2]
+                    else:
+                        self._rep_turn = self.t
+                        pause = self._rng.random() < p.pause_prob
+                        self._go(Phase.TOP_PAUSE)
+                        self._timer = self._rng.uniform(0.4, 1.5) if pause else 0.0
+            case Phase.STALL:
+                self.velocity_m_s = 0.0
+                if self._aborted(load_kg):
+                    return
+                self._timer -= dt
+                if self._timer <= 0:
+                    top, duration, _ = self._stall
+                    self._stall = None
+                    self._go(Phase.CONCENTRIC)
+                    self._move(self.position_mm, top, duration)
             case Phase.TOP_PAUSE:
                 self.velocity_m_s = 0.0
                 if self._aborted(load_kg):
@@ -204,17 +220,24 @@ class Lifter:
             rom *= self._rng.uniform(0.45, 0.7)
             self._rep_kind = "partial"
             self._fail = True
-        elif self._rng.random() < p.partial_prob:
+        elif self._rng.random() < p.partial_prob and n > 1:
             rom *= self._rng.uniform(0.45, 0.75)
             self._rep_kind = "partial"
         self._rep_start = self.t
-        self._rep_mcv = v
         self._go(Phase.CONCENTRIC)
+        self._stall = None
+        if p.midpause_prob and self._rng.random() < p.midpause_prob:
+            frac = self._rng.uniform(0.35, 0.65)
+            self._stall = (p.start_mm + rom, rom * (1 - frac) / 1000 / v,
+                           self._rng.uniform(0.3, 1.0))
+            rom *= frac
         self._move(self.position_mm, p.start_mm + rom, rom / 1000 / v)
 
     def _finish_rep(self) -> None:
-        self.truth.append(TrueRep(self.set_index, self._rep_start, self._rep_turn, self.t,
-                                  self._rep_rom_mm, self._rep_mcv, self._rep_kind))
+        rom = self._rep_rom_mm
+        mcv = rom / 1000 / max(self._rep_turn - self._rep_start, 1e-9)
+        self.truth.append(TrueRep(self.set_index, self._rep_start, self._rep_turn, self.t, rom,
+                                  mcv, self._rep_kind))
         if self._rep_kind == "full":
             self.reps_in_set += 1
         if self._fail or self.reps_in_set >= self.target_reps:
