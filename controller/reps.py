@@ -147,6 +147,7 @@ class RepEngine:
         self._prev_p: np.ndarray | None = None  # tail kept to derive velocity across batches
         self._prev_t: np.ndarray | None = None
         self._has_tension = False
+        self._derived = False
         self._tension_seen = False  # release counts only once the handles were under tension
         self._a_p = 0.0
         self._low_band = 0.0
@@ -180,6 +181,7 @@ class RepEngine:
             v = v[keep] if v is not None else None
             if len(t) == 0:
                 return []
+        self._derived = v is None
         if v is None:
             v = self._derive(t, p)
         self._buf.append((t, p, v, f))
@@ -297,7 +299,7 @@ class RepEngine:
                     state, hi, hi_g = _UP, pi, g
                     self._a_g, self._a_p = lo_g, lo
                     h = self._h
-                elif pi <= self._low_band and vi > 0.2 * vneg:
+                elif pi <= self._low_band and vi > LOW * vneg:
                     self._store(state, lo, lo_g, hi, hi_g, vneg)
                     out.append(self._close(g + 1))
                     state, lo, lo_g = _WAIT, pi, g
@@ -326,6 +328,8 @@ class RepEngine:
     def _close(self, end_g: int) -> Rep:
         a_g, top_g = self._a_g, self._hi_g
         t, p, v, f = self._buf.view(a_g, max(end_g, top_g + 1))
+        if self._derived:  # the streamed estimate lags; the closed rep can look both ways
+            v = _central_velocity(t, p, self.config.derive_window_s / 2)
         rep = analyse(t, p, v, f if self._has_tension else None, top_g - a_g,
                       len(self.reps) + 1, self._classify)
         self.reps.append(rep)
@@ -364,30 +368,112 @@ def _crossing(t: np.ndarray, y: np.ndarray, i: int, level: float) -> float:
     return float(t[i - 1] + min(max(u, 0.0), 1.0) * (t[i] - t[i - 1]))
 
 
+LOW, HIGH = 0.1, 0.4  # the part of a speed edge that is close to a straight line
+
+
+def _edge_zero(t: np.ndarray, y: np.ndarray, peak: float, i_lo: int, i_hi: int,
+               i_cross_low: int | None, i_cross_high: int) -> float:
+    """Fit a line to the edge between LOW and HIGH of the peak and return where it meets zero.
+
+    The two interpolated crossings are always in the fit, so sparse samples (10 Hz) still give
+    a line; dense samples (500 Hz) average out the noise of any single one.
+    """
+    lo, hi = LOW * peak, HIGH * peak
+    ts = [_crossing(t, y, i_cross_high, hi)]
+    ys = [hi]
+    if i_cross_low is not None:
+        ts.append(_crossing(t, y, i_cross_low, lo))
+        ys.append(lo)
+    seg = y[i_lo : i_hi + 1]
+    band = np.flatnonzero((seg > lo) & (seg < hi))
+    if len(band):
+        ts.extend(t[i_lo + band].tolist())
+        ys.extend(seg[band].tolist())
+    tt, yy = np.asarray(ts), np.asarray(ys)
+    tm, ym = tt.mean(), yy.mean()
+    var = float(((tt - tm) ** 2).sum())
+    if var <= 0:
+        return float(ts[0])
+    slope = float(((tt - tm) * (yy - ym)).sum()) / var
+    if slope == 0:
+        return float(ts[0])
+    return float(tm - ym / slope)
+
+
 def _rising_edge(t: np.ndarray, y: np.ndarray, i0: int, ipk: int) -> float:
-    """Where y (>= 0, peak at ipk) starts rising after i0: its 20%-40% edge extrapolated to 0."""
+    """Where y (>= 0, peak at ipk) starts rising after i0, extrapolated to zero."""
     peak = y[ipk]
     seg = y[i0 : ipk + 1]
-    i20 = i0 + int(np.argmax(seg >= 0.2 * peak))
-    i40 = i0 + int(np.argmax(seg >= 0.4 * peak))
-    t20 = _crossing(t, y, i20, 0.2 * peak) if i20 > i0 else float(t[i0])
-    t40 = _crossing(t, y, i40, 0.4 * peak) if i40 > i0 else float(t[i0])
-    return max(float(t[i0]), 2 * t20 - t40)
+    i_lo = i0 + int(np.argmax(seg >= LOW * peak))
+    i_hi = i0 + int(np.argmax(seg >= HIGH * peak))
+    if i_lo == i0:  # already moving at the first sample we have
+        return float(t[i0])
+    return max(float(t[0]), _edge_zero(t, y, peak, i_lo, i_hi, i_lo, i_hi))
 
 
 def _falling_edge(t: np.ndarray, y: np.ndarray, ipk: int, i1: int) -> float:
-    """Where y (>= 0, peak at ipk) stops falling before i1: its 40%-20% edge extrapolated to 0."""
+    """Where y (>= 0, peak at ipk) stops falling, extrapolated to zero.
+
+    The rep may be closed as soon as the speed is under 20%, so this may lie past the data.
+    """
     peak = y[ipk]
     seg = y[ipk : i1 + 1]
-    below40 = np.flatnonzero(seg < 0.4 * peak)
-    below20 = np.flatnonzero(seg < 0.2 * peak)
-    if len(below20) == 0:
+    below_hi = np.flatnonzero(seg < HIGH * peak)
+    below_lo = np.flatnonzero(seg < LOW * peak)
+    if len(below_hi) == 0:
         return float(t[i1])
-    i20 = ipk + int(below20[0])
-    i40 = ipk + int(below40[0])
-    t20 = _crossing(t, y, i20, 0.2 * peak)
-    t40 = _crossing(t, y, i40, 0.4 * peak)
-    return min(float(t[i1]), 2 * t20 - t40)
+    i_hi = ipk + int(below_hi[0])
+    if len(below_lo) == 0:  # data ends between 40% and 10%: the line through what there is
+        if i1 - i_hi < 1:
+            return float(t[i1])
+        return _edge_zero(t, y, peak, i_hi, i1, None, i_hi)
+    i_lo = ipk + int(below_lo[0])
+    return _edge_zero(t, y, peak, i_hi, i_lo, i_lo, i_hi)
+
+
+def _central_velocity(t: np.ndarray, p: np.ndarray, half_span_s: float) -> np.ndarray:
+    """Velocity (m/s) from positions by a centred difference over about +-half_span_s."""
+    if len(t) < 2:
+        return np.zeros(len(t))
+    idx = np.arange(len(t))
+    hi = np.searchsorted(t, t + half_span_s, side="right") - 1
+    lo = np.searchsorted(t, t - half_span_s, side="left")
+    hi = np.clip(np.maximum(hi, idx + 1), 0, len(t) - 1)  # at least the next sample
+    lo = np.clip(np.minimum(lo, idx - 1), 0, len(t) - 1)
+    dt = t[hi] - t[lo]
+    return np.where(dt > 0, (p[hi] - p[lo]) / np.where(dt > 0, dt, 1.0) / 1000.0, 0.0)
+
+
+def _runs(y: np.ndarray, i0: int, i1: int) -> list[tuple[int, int, int, float]]:
+    """Movements in y[i0..i1]: runs above 10% of the peak whose own peak reaches half of it.
+
+    Each is (first index, last index, index of its peak, its peak); noise between or around
+    them, however spiky, never reaches half the peak of a real movement.
+    """
+    seg = y[i0 : i1 + 1]
+    if len(seg) == 0 or seg.max() <= 0:
+        return []
+    peak = float(seg.max())
+    above = np.concatenate(([False], seg > LOW * peak, [False]))
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    out = []
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        k = a + int(np.argmax(seg[a:b]))
+        if seg[k] >= 0.5 * peak:
+            out.append((i0 + int(a), i0 + int(b) - 1, i0 + k, float(seg[k])))
+    return out
+
+
+def _smooth(t: np.ndarray, v: np.ndarray, span_s: float = 0.02) -> np.ndarray:
+    """Centred moving average over ~20 ms: straight edges stay put, noisy peaks shrink."""
+    if len(t) < 3:
+        return v
+    w = round(span_s / max(float(np.median(np.diff(t))), 1e-6))
+    if w < 2:
+        return v
+    w |= 1
+    padded = np.pad(v, w // 2, mode="edge")
+    return np.convolve(padded, np.ones(w) / w, mode="valid")
 
 
 def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, ib: int,
@@ -396,34 +482,36 @@ def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, i
     n = len(t)
     ib = min(ib, n - 1)
     pa, ptop = p[0], p[ib]
-    # The last time the cable was in the lowest 15% of the swing: the final rise starts there.
-    low = np.flatnonzero(p[: ib + 1] <= pa + 0.15 * (ptop - pa))
-    m = int(low[-1]) if len(low) else 0
+    v = _smooth(t, v)
     vc = np.maximum(v[: ib + 1], 0.0)
-    ipk = m + int(np.argmax(vc[m:])) if ib >= m else 0
-    vpk = float(vc[ipk]) if ib >= m else 0.0
-    if vpk <= 0:
+    runs = _runs(vc, 0, ib)
+    if not runs:
         t0 = t_turn = float(t[ib])
+        vpk = 0.0
     else:
-        m0 = m
-        while m0 > 0 and vc[m0] > 0.05 * vpk:
-            m0 -= 1
-        t0 = _rising_edge(t, vc, m0, ipk)
-        t_turn = _falling_edge(t, vc, ipk, ib)
+        vpk = max(pk for _, _, _, pk in runs)
+        # The rise starts with the last movement that began low in the swing: a stall higher
+        # up (a sticking point) is part of the rep; handling the cable before it is not.
+        low = pa + 0.25 * (ptop - pa)
+        first = next((r for r in reversed(runs) if p[r[0]] <= low), runs[0])
+        last = runs[-1]
+        t0 = _rising_edge(t, vc, max(first[0] - 1, 0), first[2])
+        t_turn = _falling_edge(t, np.maximum(v, 0.0), last[2], min(ib + 1, n - 1))
         if t_turn <= t0:
             t_turn = float(t[ib])
     p0 = float(np.interp(t0, t, p))
     rom = float(ptop - p0)
     # Eccentric: from the top to the end of the data.
     ve = np.maximum(-v[ib:], 0.0)
-    if len(ve) > 1 and ve.max() > 0:
-        ie = int(np.argmax(ve))
-        t_ecc0 = _rising_edge(t[ib:], ve, 0, ie)
-        t_end = _falling_edge(t[ib:], ve, ie, len(ve) - 1)
+    eruns = _runs(ve, 0, len(ve) - 1)
+    if eruns:
+        t_ecc0 = _rising_edge(t[ib:], ve, max(eruns[0][0] - 1, 0), eruns[0][2])
+        t_end = _falling_edge(t[ib:], ve, eruns[-1][2], len(ve) - 1)
         # A trace that runs on below where the rep began (cable reeled in) ends at that level.
-        below = np.flatnonzero(p[ib:] <= p0)
+        floor = p0 - 0.03 * (ptop - p0) - 2.0
+        below = np.flatnonzero(p[ib:] <= floor)
         if len(below):
-            t_end = min(t_end, _crossing(t[ib:], p[ib:], int(below[0]), p0))
+            t_end = min(t_end, _crossing(t[ib:], p[ib:], int(below[0]), floor))
         t_end = max(t_end, t_ecc0)
     else:
         t_ecc0 = t_end = float(t[-1])
