@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -100,6 +101,62 @@ def demo(device: str | None, seed: int, speed: float) -> None:
         say(summary_table(results))
 
     _run(main, speed if in_process else 1.0)
+
+
+# ---- reps ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--time", "time_col", metavar="COLUMN", help="Time column (default: found by name).")
+@click.option("--position", "position_col", metavar="COLUMN",
+              help="Position column (default: found by name).")
+@click.option("--tension", "tension_col", metavar="COLUMN", help="Optional tension column, N.")
+@click.option("--velocity", "velocity_col", metavar="COLUMN",
+              help="Optional velocity column, m/s (default: derived from position).")
+@click.option("--time-unit", type=click.Choice(["s", "ms", "us"]), default="s",
+              show_default=True)
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="Multiply positions by this to get mm (1000 for metres, 10 for cm).")
+@click.option("--invert", is_flag=True,
+              help="The concentric phase is the position falling (e.g. a bar lowered first).")
+@click.option("--reference-mm", type=click.FloatRange(min=1), default=None,
+              help="Full range of motion known from earlier sets (default: calibrate).")
+@click.option("--idle-s", type=click.FloatRange(min=1), default=20.0, show_default=True,
+              help="No movement for this long ends the set.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def reps(file: Path, time_col: str | None, position_col: str | None, tension_col: str | None,
+         velocity_col: str | None, time_unit: str, scale: float, invert: bool,
+         reference_mm: float | None, idle_s: float, as_json: bool) -> None:
+    """Count and measure the reps in a recorded position trace (CSV)."""
+    from controller.rep_report import rep_table
+    from controller.reps import RepConfig, RepEngine
+    from controller.trace_file import TraceError, load_trace
+
+    if scale == 0:
+        raise click.BadParameter("must not be 0", param_hint="--scale")
+    try:
+        trace = load_trace(file, time=time_col, position=position_col, tension=tension_col,
+                           velocity=velocity_col, time_unit=time_unit, scale=scale,
+                           invert=invert)
+    except TraceError as e:
+        raise UsageProblem(str(e)) from None
+    engine = RepEngine(RepConfig(idle_end_s=idle_s), reference_mm)
+    step = 256  # streamed in blocks, as the engine is fed live
+    for i in range(0, len(trace.t_s), step):
+        sl = slice(i, i + step)
+        engine.feed(trace.t_s[sl], trace.position_mm[sl],
+                    None if trace.velocity_m_s is None else trace.velocity_m_s[sl],
+                    None if trace.tension_n is None else trace.tension_n[sl])
+    engine.finish()
+    summary = engine.summary()
+    if as_json:
+        click.echo(json.dumps({"file": str(file), "columns": trace.columns,
+                               "samples": len(trace.t_s),
+                               "reps": [r.as_dict() for r in engine.reps],
+                               "summary": summary.as_dict()}, indent=2))
+    else:
+        click.echo(rep_table(engine.reps, summary))
 
 
 # ---- device --------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Position traces from CSV files of any source, for `halfstep reps`.
+
+Column names are matched case-insensitively; time and position are found by common names
+when not given. Every problem is reported with the row and column it is in.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TIME_NAMES = ("t", "time", "t_s", "time_s", "timestamp", "seconds", "elapsed")
+POSITION_NAMES = ("position", "position_mm", "pos", "displacement", "height", "y", "z")
+TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+
+
+class TraceError(ValueError):
+    """A trace file that cannot be read as asked; the message says where and why."""
+
+
+@dataclass
+class Trace:
+    t_s: np.ndarray
+    position_mm: np.ndarray
+    velocity_m_s: np.ndarray | None
+    tension_n: np.ndarray | None
+    columns: dict[str, str]  # role -> column used
+
+
+def _pick(header: list[str], wanted: str | None, names: tuple[str, ...], role: str) -> int:
+    lower = [h.strip().lower() for h in header]
+    if wanted is not None:
+        if wanted.lower() in lower:
+            return lower.index(wanted.lower())
+        raise TraceError(f"no column {wanted!r} for {role}; the columns are: "
+                         f"{', '.join(header)}")
+    for n in names:
+        if n in lower:
+            return lower.index(n)
+    raise TraceError(f"no {role} column found (looked for {', '.join(names)}); name it with "
+                     f"--{role} COLUMN; the columns are: {', '.join(header)}")
+
+
+def load_trace(path: Path, *, time: str | None = None, position: str | None = None,
+               tension: str | None = None, velocity: str | None = None,
+               time_unit: str = "s", scale: float = 1.0, invert: bool = False) -> Trace:
+    """Read a trace; `scale` turns position units into mm, `invert` flips which way is up."""
+    if time_unit not in TIME_UNITS:
+        raise TraceError(f"time unit {time_unit!r}: allowed {', '.join(TIME_UNITS)}")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            sample = fh.read(4096)
+            fh.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t ")
+            except csv.Error:
+                dialect = csv.excel
+            rows = list(csv.reader(fh, dialect))
+    except OSError as e:
+        raise TraceError(f"{path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise TraceError(f"{path}: not a text (CSV) file") from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise TraceError(f"{path}: needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    cols = {"time": _pick(header, time, TIME_NAMES, "time"),
+            "position": _pick(header, position, POSITION_NAMES, "position")}
+    if tension is not None:
+        cols["tension"] = _pick(header, tension, (), "tension")
+    if velocity is not None:
+        cols["velocity"] = _pick(header, velocity, (), "velocity")
+    data = {role: np.empty(len(rows) - 1) for role in cols}
+    for i, row in enumerate(rows[1:], start=2):
+        for role, c in cols.items():
+            try:
+                data[role][i - 2] = float(row[c])
+            except (IndexError, ValueError):
+                cell = row[c] if c < len(row) else ""
+                raise TraceError(f"{path}: row {i}, column {header[c]!r}: {cell!r} is not a "
+                                 "number") from None
+    t = data["time"] * TIME_UNITS[time_unit]
+    if not np.all(np.isfinite(t)):
+        raise TraceError(f"{path}: column {header[cols['time']]!r} has non-finite times")
+    order = np.argsort(t, kind="stable")  # recorders sometimes write rows out of order
+    sign = -1.0 if invert else 1.0
+    p = sign * scale * data["position"][order]
+    v = sign * data["velocity"][order] if "velocity" in data else None
+    f = data["tension"][order] if "tension" in data else None
+    return Trace(t[order], p, v, f, {role: header[c] for role, c in cols.items()})
