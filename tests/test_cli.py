@@ -100,8 +100,8 @@ def test_demo_is_reproducible_and_summarises_every_set():
     assert len(rows) == 4
     for row in rows:
         cols = row.split()
-        assert int(cols[-4]) > 0  # reps
-        assert 0.1 < float(cols[-2]) < 2.0  # mean concentric velocity, m/s
+        assert int(cols[-6]) > 0  # reps
+        assert 0.1 < float(cols[-4]) < 2.0  # mean concentric velocity, m/s
     c = run("demo", "--speed", "0", "--seed", "8", timeout=120)
     assert c.returncode == 0 and c.stdout != a.stdout
 
