@@ -17,8 +17,10 @@ the reference range (the largest of the first reps, or carried from an earlier s
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -88,34 +90,27 @@ class SetSummary:
 
 
 class _Buffer:
-    """Growing columns of samples, trimmed from the front; appends never reallocate often."""
+    """The batches as they came, kept by reference; joined only when a rep is measured."""
 
-    def __init__(self, cols: int = 4, capacity: int = 4096):
-        self.data = np.empty((cols, capacity))
-        self.base = 0  # global index of column 0
-        self.n = 0
+    def __init__(self) -> None:
+        self.chunks: deque[tuple[int, tuple[np.ndarray, ...]]] = deque()
+        self.end = 0  # global index of the next sample
 
-    def append(self, cols: Sequence[np.ndarray]) -> None:
-        k = len(cols[0])
-        if self.n + k > self.data.shape[1]:
-            grown = np.empty((self.data.shape[0], max(2 * self.data.shape[1], self.n + k)))
-            grown[:, : self.n] = self.data[:, : self.n]
-            self.data = grown
-        for i, c in enumerate(cols):
-            self.data[i, self.n : self.n + k] = c
-        self.n += k
+    def append(self, cols: tuple[np.ndarray, ...]) -> None:
+        self.chunks.append((self.end, cols))
+        self.end += len(cols[0])
 
     def trim_before(self, g: int) -> None:
-        drop = g - self.base
-        if drop <= 0:
-            return
-        drop = min(drop, self.n)
-        self.data[:, : self.n - drop] = self.data[:, drop : self.n]
-        self.n -= drop
-        self.base += drop
+        chunks = self.chunks
+        while len(chunks) > 1 and chunks[0][0] + len(chunks[0][1][0]) <= g:
+            chunks.popleft()
 
-    def view(self, g0: int, g1: int) -> np.ndarray:
-        return self.data[:, g0 - self.base : g1 - self.base]
+    def view(self, g0: int, g1: int) -> tuple[np.ndarray, ...]:
+        parts = [(start, cols) for start, cols in self.chunks
+                 if start < g1 and start + len(cols[0]) > g0]
+        base = parts[0][0]
+        joined = tuple(np.concatenate([c[i] for _, c in parts]) for i in range(4))
+        return tuple(col[g0 - base : g1 - base] for col in joined)
 
 
 _WAIT, _UP, _DOWN = 0, 1, 2
@@ -172,21 +167,23 @@ class RepEngine:
         p = np.asarray(position_mm, dtype=float)
         v = None if velocity_m_s is None else np.asarray(velocity_m_s, dtype=float)
         self._has_tension = tension_n is not None
-        f = np.asarray(tension_n, dtype=float) if tension_n is not None else np.full(len(t), 0.0)
-        # Samples whose timestamp does not move forward (jitter past a neighbour) are dropped.
-        before = np.maximum.accumulate(np.concatenate(([self._last_t or -math.inf], t)))[:-1]
-        keep = t > before
-        if not keep.all():
+        f = np.asarray(tension_n, dtype=float) if tension_n is not None else np.zeros(len(t))
+        tl = t.tolist()
+        last = -math.inf if self._last_t is None else self._last_t
+        if tl[0] <= last or any(b <= a for a, b in itertools.pairwise(tl)):
+            # Samples whose timestamp does not move forward (jitter past a neighbour) go.
+            keep = t > np.maximum.accumulate(np.concatenate(([last], t)))[:-1]
             t, p, f = t[keep], p[keep], f[keep]
             v = v[keep] if v is not None else None
             if len(t) == 0:
                 return []
+            tl = t.tolist()
         self._derived = v is None
         if v is None:
             v = self._derive(t, p)
         self._buf.append((t, p, v, f))
-        self._last_t = float(t[-1])
-        return self._scan(t, p, v, f)
+        self._last_t = tl[-1]
+        return self._scan(tl, p.tolist(), v.tolist(), f.tolist())
 
     def finish(self, reason: str = "end of data") -> list[Rep]:
         """No more samples: close a rep that is on its way down, and end the set."""
@@ -240,7 +237,8 @@ class RepEngine:
         self._prev_t, self._prev_p = tt[keep:], pp[keep:]
         return v[len(tt) - len(t):]
 
-    def _scan(self, t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray) -> list[Rep]:
+    def _scan(self, t: list[float], p: list[float], v: list[float],
+              f: list[float]) -> list[Rep]:
         out: list[Rep] = []
         cfg = self.config
         h = self._h
@@ -249,7 +247,7 @@ class RepEngine:
         state, lo, lo_g, hi, hi_g, vneg = (self._state, self._lo, self._lo_g, self._hi,
                                            self._hi_g, self._vneg)
         check_f = self._has_tension
-        for ti, pi, vi, fi in zip(t.tolist(), p.tolist(), v.tolist(), f.tolist(), strict=True):
+        for ti, pi, vi, fi in zip(t, p, v, f, strict=True):
             # -- set end: handles let go, or nothing moving for a long time
             if check_f:
                 if fi >= released_thr:
