@@ -272,6 +272,15 @@ def sim_serve(ctx: click.Context, pty: bool, tcp: tuple[str, int] | None, **opts
     _run(lambda: serve(options, pty=pty, tcp=tcp))
 
 
+def _register() -> None:
+    from controller.plan_cli import plan
+
+    cli.add_command(plan)
+
+
+_register()
+
+
 def main() -> None:
     cli(prog_name="halfstep")
 

@@ -150,7 +150,7 @@ class Lifter:
                     self._settle_t = 0.0
             case Phase.WAIT_LOAD:
                 steady = abs(load_kg - self._last_load) <= 0.5 * dt + 1e-9
-                self._settle_t = self._settle_t + dt if (load_kg >= 0.5 and steady) else 0.0
+                self._settle_t = self._settle_t + dt if (load_kg >= 0.25 and steady) else 0.0
                 if self._settle_t >= 0.6:
                     self._set_load = load_kg
                     self.reps_in_set = 0

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from controller.validation import describe
 from sim.faults import FaultPlan
 from sim.firmware import LogFn, SimUnit, UnitConfig
 from sim.lifter import Lifter, LifterProfile
@@ -52,13 +53,3 @@ class SimOptions(BaseModel):
                            corrupt_prob=self.corrupt, seed=self.seed)
         kw = {"log": log} if log is not None else {}
         return SimUnit(config, lifter, Physics(self.cables, self.seed), faults, **kw)
-
-
-def describe(e: ValidationError) -> str:
-    """One line per bad field: which, what was given, what is allowed."""
-    parts = []
-    for err in e.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "value"
-        given = err.get("input")
-        parts.append(f"{field}={given!r}: {err['msg']}")
-    return "; ".join(parts)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.lifter import Lifter, LifterProfile, TrueRep
+from sim.lifter import Lifter, LifterProfile, TrueRep, reps_to_failure
 from sim.physics import Physics
 
 RAMP_KG_S = 10.0
@@ -31,6 +31,9 @@ class TraceSpec:
     midpause_prob: float = 0.0
     reps: int = 10
     load_fraction: float = 0.6  # of the lifter's 1RM
+    one_rm_kg: float | None = None  # the lifter's 1RM (default: drawn from the seed)
+    load_kg: float | None = None  # the load (default: load_fraction of the 1RM)
+    step_s: float | None = None  # internal clock (default: fine enough for the rate)
 
 
 @dataclass
@@ -41,6 +44,8 @@ class SetTrace:
     tension_n: np.ndarray
     truth: list[TrueRep] = field(default_factory=list)
     load_kg: float = 0.0
+    fatigue_after: float = 0.0
+    reps_to_failure: float = 0.0  # at this load, fresh, for this person
 
     @property
     def true_full(self) -> int:
@@ -53,11 +58,14 @@ def simulate_set(seed: int, spec: TraceSpec = TraceSpec(), *, fatigue: float = 0
     profile.partial_prob = spec.partial_prob
     profile.pause_prob = spec.pause_prob
     profile.midpause_prob = spec.midpause_prob
+    if spec.one_rm_kg is not None:
+        profile.one_rm_kg = spec.one_rm_kg
     lifter = Lifter(profile, seed=seed, set_reps=(spec.reps,), first_pickup_s=0.3)
     lifter.fatigue = fatigue
     physics = Physics(1, seed)
-    load = round(profile.one_rm_kg * spec.load_fraction * 2) / 2
-    dt = min(0.002, 0.5 / spec.rate_hz)
+    load = (spec.load_kg if spec.load_kg is not None
+            else round(profile.one_rm_kg * spec.load_fraction * 2) / 2)
+    dt = spec.step_s or min(0.002, 0.5 / spec.rate_hz)
     every = max(1, round(1.0 / spec.rate_hz / dt))
     rng = random.Random(f"trace-{seed}")
     nrng = np.random.default_rng(seed)
@@ -97,4 +105,5 @@ def simulate_set(seed: int, spec: TraceSpec = TraceSpec(), *, fatigue: float = 0
         keep = np.array([rng.random() >= spec.drop for _ in range(len(t))])
         t_rep, p, v, f = t_rep[keep], p[keep], v[keep], f[keep]
     truth = [r for r in lifter.truth if r.set_index == 0]
-    return SetTrace(t_rep, p, v, f, truth, load)
+    n_fail = reps_to_failure(load / profile.one_rm_kg) * profile.endurance
+    return SetTrace(t_rep, p, v, f, truth, load, lifter.fatigue, n_fail)
