@@ -111,7 +111,7 @@ def _do_sets(item: ExercisePlan, body: Body, seed: int, rng: random.Random) -> l
             min_rom_pct=min((r.rom_pct or 100.0) for r in full) if full else None,
             rom_consistency=None if s.rom_consistency is None else max(0.0, s.rom_consistency),
             velocity_loss=s.velocity_loss,
-            mean_concentric_m_s=full[0].mean_concentric_m_s if full else None,
+            mean_concentric_m_s=max(r.mean_concentric_m_s for r in full[:3]) if full else None,
             rir=min(20, rir), assessment=item.kind == "assessment"))
         fatigue = trace.fatigue_after * math.exp(-item.rest_s / RECOVERY_TAU_S)
     return logs

@@ -353,8 +353,9 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
             and (today - st.assessed_on).days >= REASSESS_DAYS
             and (today - st.last_date).days < GAP_DAYS
             and (last is None or last.pain_during < 4)):
-        base = st.load or ex.first_load_kg
-        loads = tuple(min(unit_max, floor_grid(base * f)) for f in (1.0, 1.15, 1.3))
+        # Submaximal loads from the current estimate, none above the profile's cap.
+        loads = tuple(min(unit_max, floor_grid(st.one_rm * min(f, dose.cap)))
+                      for f in (0.55, 0.65, 0.75))
         reasons.append(Reason("REASSESS-1", f"{(today - st.assessed_on).days} days since the "
                               "last assessment: reassess with submaximal sets (every 4-6 weeks)",
                               {"loads_kg": list(loads), "one_rm_kg": round(st.one_rm, 1)}))
@@ -382,8 +383,10 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
                               + (" and the unit's maximum" if cap == unit_max else ""),
                               {"cap_kg": cap, "one_rm_kg": round(st.one_rm, 1)}))
         load = cap
+    # Reductions stop at the smallest load there is: resistance never disappears silently.
+    load = min(max(GRID, load), max(GRID, cap))
     return ExercisePlan(ex.name, "work", sets, reps, max(reps[0], min(target, reps[1])),
-                        max(0.0, load), dose.rest_s, cues, tuple(reasons), change, st.one_rm)
+                        load, dose.rest_s, cues, tuple(reasons), change, st.one_rm)
 
 
 def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,

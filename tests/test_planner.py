@@ -307,12 +307,13 @@ def test_properties_over_random_histories(kind, sessions):
             cap = min(plan.program.unit_max_kg,
                       int(it.one_rm_kg * max(DOSE[kind].cap, 0.6) * 2) / 2)
             assert it.load_kg * 2 == int(it.load_kg * 2)  # on the 0.5 kg grid
-            assert 0 <= it.load_kg <= cap
+            assert 0.5 <= it.load_kg <= max(cap, 0.5)
             before = last_working_load(plan, it.exercise)
             if before is not None and (last.pain_during >= 6 or last.red_flags):
                 assert it.load_kg <= before  # never up after red pain or a red flag
             if "GAP-1" in rules(it):
-                assert it.load_kg < before  # a long gap never returns to the old load at once
+                # a long gap never returns to the old load at once
+                assert it.load_kg < before or it.load_kg == 0.5
             if it.change == "up":
                 if it.exercise in last_up:
                     assert (today - last_up[it.exercise]).days >= DOSE[kind].cadence_days
