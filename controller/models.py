@@ -132,6 +132,7 @@ class SetLog(Strict):
     min_rom_pct: Annotated[float, Field(ge=0, le=200)] | None = None  # worst full rep's range
     rom_consistency: Annotated[float, Field(ge=0, le=1)] | None = None
     velocity_loss: Annotated[float, Field(ge=0, le=1)] | None = None
+    rep_velocities_m_s: list[Annotated[float, Field(ge=0, le=5)]] = []  # MCV of each full rep
     mean_concentric_m_s: Annotated[float, Field(ge=0, le=5)] | None = None
     rpe: Annotated[float, Field(ge=1, le=10)] | None = None
     rir: Annotated[int, Field(ge=0, le=20)] | None = None

@@ -145,6 +145,8 @@ def plan_show(path: Path) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--red-flag-week", type=click.IntRange(min=0), default=6, show_default=True,
               help="Week whose first session reports a red flag (0: none).")
+@click.option("--flare-week", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Week of a pain flare from outside the training (0: none).")
 @click.option("--gap-start-week", type=click.IntRange(min=0), default=9, show_default=True)
 @click.option("--gap-weeks", type=click.IntRange(min=0), default=3, show_default=True,
               help="Weeks without training (0: none).")
@@ -153,15 +155,16 @@ def plan_show(path: Path) -> None:
 @click.option("--save", "save_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the simulated plan file (with its history).")
 @click.option("--json", "as_json", is_flag=True)
-def plan_simulate(weeks: int, kind: str, seed: int, red_flag_week: int, gap_start_week: int,
-                  gap_weeks: int, plot_path: Path | None, save_path: Path | None,
-                  as_json: bool) -> None:
+def plan_simulate(weeks: int, kind: str, seed: int, red_flag_week: int, flare_week: int,
+                  gap_start_week: int, gap_weeks: int, plot_path: Path | None,
+                  save_path: Path | None, as_json: bool) -> None:
     """Planner + simulated person on the simulated unit, session by session."""
     from controller.plan_report import events_text, plot, weeks_table
     from controller.plan_sim import simulate
 
     result = simulate(ProfileKind(kind), weeks, seed, gap_start_week=gap_start_week,
-                      gap_weeks=gap_weeks, red_flag_week=red_flag_week)
+                      gap_weeks=gap_weeks, red_flag_week=red_flag_week,
+                      flare_week=flare_week)
     if as_json:
         click.echo(json.dumps([_row(r) for r in result.rows], indent=1))
     else:

@@ -93,7 +93,7 @@ def _do_sets(item: ExercisePlan, body: Body, seed: int, rng: random.Random) -> l
         else:
             target = item.target_reps
         spec = TraceSpec(rate_hz=50, step_s=0.01, reps=target, one_rm_kg=one_rm, load_kg=load,
-                         partial_prob=0.005, pause_prob=0.05, noise_mm=1.0,
+                         partial_prob=0.002, pause_prob=0.05, noise_mm=1.0,
                          velocity_noise_m_s=0.01)
         trace = simulate_set(seed * 1000 + k, spec, fatigue=fatigue)
         engine = RepEngine()
@@ -111,6 +111,7 @@ def _do_sets(item: ExercisePlan, body: Body, seed: int, rng: random.Random) -> l
             min_rom_pct=min((r.rom_pct or 100.0) for r in full) if full else None,
             rom_consistency=None if s.rom_consistency is None else max(0.0, s.rom_consistency),
             velocity_loss=s.velocity_loss,
+            rep_velocities_m_s=[round(r.mean_concentric_m_s, 4) for r in full],
             mean_concentric_m_s=max(r.mean_concentric_m_s for r in full[:3]) if full else None,
             rir=min(20, rir), assessment=item.kind == "assessment"))
         fatigue = trace.fatigue_after * math.exp(-item.rest_s / RECOVERY_TAU_S)
@@ -119,7 +120,9 @@ def _do_sets(item: ExercisePlan, body: Body, seed: int, rng: random.Random) -> l
 
 def simulate(kind: ProfileKind, weeks: int, seed: int, *, start: dt.date | None = None,
              gap_start_week: int = 0, gap_weeks: int = 0, red_flag_week: int = 0,
-             clearance_days: int = 7) -> SimResult:
+             flare_week: int = 0, clearance_days: int = 7) -> SimResult:
+    """Session by session; `flare_week` adds a pain flare unrelated to the training (a bad
+    week happens to everyone with persistent pain), `red_flag_week` a red flag."""
     start = start or dt.date(2026, 1, 5)  # a Monday
     plan = default_plan(kind, start)
     body = Body.create(kind.value, [(e.name, e.region == "lower" and e.multi_joint)
@@ -154,7 +157,8 @@ def simulate(kind: ProfileKind, weeks: int, seed: int, *, start: dt.date | None 
         for item in rx.items:
             sets += _do_sets(item, body, session_seed + len(sets), rng)
         work = {i.exercise: i.load_kg for i in rx.items if i.kind == "work"}
-        during, after, settled = body.pain(work)
+        during, after, settled = body.pain(work, flare=4.0 if flare_week and week == flare_week
+                                           else 0.0)
         flags: list[RedFlag] = []
         if red_flag_week and week == red_flag_week and not flag_raised:
             flags, during, settled = [RedFlag.SNAP_OR_TEAR], max(during, 7), False

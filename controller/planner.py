@@ -251,7 +251,7 @@ def replay(plan: PlanFile, ex: Exercise, until: dt.date) -> ExerciseState:
             weakest = min(work, key=lambda x: x.full_reps)
             st.min_rir = weakest.rir
             st.failed_streak = st.failed_streak + 1 if min(st.reps) < lo else 0
-            st.technique_ok, st.technique_why = technique(work, dose.velocity_loss_cap)
+            st.technique_ok, st.technique_why = technique(work, dose.velocity_loss_cap, lo)
             # EST-3: working sets tell the estimate only where the person said how close to
             # failure they were (RIR); it never rises more than 5% a session.
             rated = [e for x in work if x.rir is not None
@@ -262,9 +262,12 @@ def replay(plan: PlanFile, ex: Exercise, until: dt.date) -> ExerciseState:
     return st
 
 
-def technique(sets: list[SetLog], velocity_loss_cap: float) -> tuple[bool, dict[str, Any]]:
+def technique(sets: list[SetLog], velocity_loss_cap: float,
+              min_reps: int) -> tuple[bool, dict[str, Any]]:
     """TECH-1: no partial reps, every rep >= 85% of the reference range, and the first working
-    set's velocity loss under the cap (later sets carry the fatigue of the earlier ones)."""
+    set's velocity loss under the cap over the reps the range asks of everyone (its bottom):
+    later sets carry the fatigue of the earlier ones, and the reps above the bottom of the range
+    are the double-progression reps, expected to be harder."""
     why: dict[str, Any] = {}
     partials = sum(s.partial_reps for s in sets)
     if partials:
@@ -273,6 +276,9 @@ def technique(sets: list[SetLog], velocity_loss_cap: float) -> tuple[bool, dict[
     if roms and min(roms) < FULL_ROM_PCT:
         why["min_rom_pct"] = round(min(roms), 1)
     first = sets[0].velocity_loss if sets else None
+    v = sets[0].rep_velocities_m_s if sets else []
+    if len(v) >= min_reps >= 1 and max(v[:min_reps]) > 0:
+        first = 1 - v[min_reps - 1] / max(v[:min_reps])
     if first is not None and first > velocity_loss_cap:
         why["velocity_loss"] = round(first, 3)
         why["velocity_loss_cap"] = velocity_loss_cap

@@ -48,14 +48,15 @@ class Body:
         body._rng = rng
         return body
 
-    def pain(self, loads: dict[str, float]) -> tuple[int, int, bool]:
-        """Pain during a session with these loads, 24-48 h later, and whether it settled."""
+    def pain(self, loads: dict[str, float], flare: float = 0.0) -> tuple[int, int, bool]:
+        """Pain during a session with these loads (plus a flare from outside the training),
+        24-48 h later, and whether it settled."""
         mine = {n: w for n, w in loads.items() if n in self.painful}
         intensity = max((w / self.one_rm[n] for n, w in mine.items()), default=0.0)
         overload = max(0.0, intensity - self.tolerance)
         jump = max((w / self.last_loads[n] - 1 for n, w in mine.items()
                     if self.last_loads.get(n)), default=0.0)
-        during = self.baseline_pain + 30 * overload + (1.5 if jump > 0.08 else 0.0)
+        during = self.baseline_pain + flare + 30 * overload + (1.5 if jump > 0.08 else 0.0)
         during = int(min(10, max(0, round(during + self._rng.gauss(0, 0.6)))))
         settled = during <= self.baseline_pain + 2.5
         after = max(0, during - 1) if settled else min(10, during + 1)

@@ -91,11 +91,9 @@ def test_simulate_twelve_weeks_shows_every_behaviour(tmp_path, profile):
     for name in rows[0]["changes"]:
         days = [dt.date.fromisoformat(r["date"]) for r in rows if r["changes"].get(name) == "up"]
         assert all((b - a).days >= cadence for a, b in itertools.pairwise(days))
+    # Holds and reductions when the simulated pain says so (the week-3 flare at least).
+    painful = [r for r in rows if r["pain"] is not None and r["pain"] >= 4]
+    assert painful
+    assert any(f"[{rule}]" in out for rule in ("PAIN-AMBER", "PAIN-RED", "PAIN-SETTLE"))
     if profile != "athlete":
-        assert any(r["pain"] is not None and r["pain"] >= 4 for r in rows)
-        assert "PAIN-AMBER" in out  # holds when the simulated pain says so
-
-
-def test_simulate_pain_profile_reduces_on_red_pain():
-    res = run("plan", "simulate", "--profile", "pain", "--seed", "1", timeout=120)
-    assert "[PAIN-RED]" in res.stdout
+        assert "[PAIN-RED]" in out and "reduce 10%" in out
