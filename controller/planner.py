@@ -417,7 +417,7 @@ def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
                               "lower and recalibrate from how the sets feel",
                               {"gap_days": gap, "cut": cut, "from_kg": load}))
         return new, "down", lo
-    if last is not None and any(x.exercise == ex.name for x in last.sets):
+    if last is not None:  # pain is reported per session: it speaks for every exercise
         pain = last.pain_during
         if pain >= 6:
             new = floor_grid(load * (1 - RED_CUT))
@@ -437,8 +437,7 @@ def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
                               f"{lo} reps: deload {RED_CUT:.0%}",
                               {"failed_sessions": st.failed_streak, "from_kg": load}))
         return new, "down", lo
-    if last is not None and any(x.exercise == ex.name for x in last.sets) and \
-            4 <= last.pain_during <= 5:
+    if last is not None and 4 <= last.pain_during <= 5:
         reasons.append(Reason("PAIN-AMBER", f"pain {last.pain_during}/10 last time is amber "
                               "(4-5): hold the load", {"pain_during": last.pain_during}))
         return load, "hold", min(hi, max(lo, min(st.reps)))
