@@ -36,6 +36,8 @@ def _run(coro_fn: Callable[[], Awaitable[Any]], speed: float = 1.0) -> Any:
             return runner.run(coro_fn())
     except LoadError as e:
         raise UsageProblem(str(e)) from None
+    except click.ClickException:
+        raise
     except LinkError as e:
         raise click.ClickException(str(e)) from None
     except (DeviceError, LinkClosed) as e:
@@ -207,6 +209,8 @@ def check_now(kg: str) -> None:
         check_load(kg, float("inf"))
     except LoadError as e:
         raise UsageProblem(str(e)) from None
+    except click.ClickException:
+        raise
 
 
 @device.command("stop")
@@ -274,8 +278,10 @@ def sim_serve(ctx: click.Context, pty: bool, tcp: tuple[str, int] | None, **opts
 
 def _register() -> None:
     from controller.plan_cli import plan
+    from controller.run_cli import register
 
     cli.add_command(plan)
+    register(cli, _run, _device_option)
 
 
 _register()

@@ -1,0 +1,210 @@
+"""`halfstep run` (today's session on a unit, in the terminal) and `halfstep history`."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from controller.plan_cli import FILE_OPTION, PlanProblem, load_plan, save_plan
+
+DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
+                         default=Path("halfstep.sqlite"), show_default=True,
+                         help="The history database.")
+
+
+class TerminalIO:
+    """Prompts on the terminal; `auto_pain`/`auto_yes` answer for unattended runs."""
+
+    def __init__(self, auto_pain: int | None, auto_yes: bool):
+        self.auto_pain = auto_pain
+        self.auto_yes = auto_yes
+
+    def say(self, line: str) -> None:
+        click.echo(line)
+
+    async def _ask(self, question: str) -> str:
+        try:
+            return (await asyncio.to_thread(input, question + ": ")).strip()
+        except EOFError:
+            raise click.ClickException("no answer (end of input): session stopped") from None
+
+    async def ask_pain(self, question: str) -> int | str:
+        from controller.session import RED_FLAG
+
+        if self.auto_pain is not None:
+            self.say(f"{question}: {self.auto_pain}")
+            return self.auto_pain
+        while True:
+            answer = await self._ask(question)
+            if answer == "!":
+                return RED_FLAG
+            if answer.isdigit() and 0 <= int(answer) <= 10:
+                return int(answer)
+            self.say("  please answer with a whole number from 0 to 10, or ! for a red flag "
+                     "(snap or tearing, new loss of function, chest pain, breathlessness, "
+                     "fainting)")
+
+    async def ask_number(self, question: str, lo: int, hi: int) -> int | None:
+        if self.auto_pain is not None:
+            return None
+        while True:
+            answer = await self._ask(question + " (Enter to skip)")
+            if not answer:
+                return None
+            if answer.isdigit() and lo <= int(answer) <= hi:
+                return int(answer)
+            self.say(f"  please answer with a whole number from {lo} to {hi}")
+
+    async def ask_yes(self, question: str) -> bool:
+        if self.auto_yes or self.auto_pain is not None:
+            self.say(f"{question}: yes")
+            return True
+        return (await self._ask(question + " [y/n]")).lower().startswith("y")
+
+
+def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
+    @cli.command()
+    @FILE_OPTION
+    @DB_OPTION
+    @device_option(default=None)
+    @click.option("--seed", type=int, default=1, show_default=True,
+                  help="The simulated person (when the device is the simulator).")
+    @click.option("--speed", type=click.FloatRange(min=0), default=10.0, show_default=True,
+                  help="Time factor for the in-process simulator; 0 = as fast as possible.")
+    @click.option("--today", callback=lambda c, p, v: dt.date.fromisoformat(v) if v else None,
+                  help="The session's date (default: today).")
+    @click.option("--pain", "auto_pain", type=click.IntRange(0, 10), default=None,
+                  help="Answer every pain check-in with this (unattended runs).")
+    @click.option("--yes", "auto_yes", is_flag=True, help="Answer yes to resume questions.")
+    def run(path: Path, db_path: Path, device: str | None, seed: int, speed: float,
+            today: dt.date | None, auto_pain: int | None, auto_yes: bool) -> None:
+        """Run today's session from the plan on a unit (default: the simulator)."""
+        from controller.history import History
+        from controller.logs import bind_session, new_session_id
+        from controller.session import SessionRunner
+        from firmware_bridge.client import DeviceClient
+
+        plan = load_plan(path)
+        day = today or dt.date.today()
+        url = device or f"sim://?seed={seed}&rest=60"
+        brief = _sim_person(plan, seed) if url.startswith("sim:") else None
+        bind_session(new_session_id())
+
+        async def main() -> None:
+            with History(db_path) as history:
+                runner = SessionRunner(lambda: DeviceClient(url), plan, history,
+                                       TerminalIO(auto_pain, auto_yes), day, brief=brief)
+                result = await runner.run()
+                if result.log is not None:
+                    save_plan(plan.model_copy(update={"history": [*plan.history,
+                                                                  result.log]}), path)
+                click.echo(f"\nsession {result.session_id}: {result.status}, "
+                           f"{len(result.sets)} sets, "
+                           f"{sum(s.full_reps for s in result.sets)} reps; saved to {db_path} "
+                           f"and {path}")
+
+        run_async(main, speed if url.startswith("sim:") else 1.0)
+
+    @cli.group()
+    def history() -> None:
+        """Sessions, sets and reps kept so far."""
+
+    @history.command("list")
+    @DB_OPTION
+    def history_list(db_path: Path) -> None:
+        """One line per session."""
+        with _open(db_path) as h:
+            click.echo(f"{'id':>4}  {'day':<10}  {'status':<9} {'sets':>4} {'reps':>5} "
+                       f"{'volume kg':>9}  {'pain':>4}  device")
+            for s in h.sessions():
+                click.echo(f"{s['id']:>4}  {s['day']:<10}  {s['status']:<9} {s['sets']:>4} "
+                           f"{s['reps']:>5} {s['volume_kg']:>9.0f}  "
+                           f"{'-' if s['pain_during'] is None else s['pain_during']:>4}  "
+                           f"{s['device_serial'] or ''}")
+
+    @history.command("show")
+    @click.argument("session_id", type=int)
+    @DB_OPTION
+    @click.option("--json", "as_json", is_flag=True)
+    def history_show(session_id: int, db_path: Path, as_json: bool) -> None:
+        """One session: its sets, reps, check-ins, decisions and safety events."""
+        with _open(db_path) as h:
+            s = h.session(session_id)
+        if s is None:
+            raise PlanProblem(f"no session {session_id} in {db_path}; see halfstep history list")
+        if as_json:
+            click.echo(json.dumps(s, indent=2))
+            return
+        click.echo(f"session {s['id']} on {s['day']}: {s['status']}, pain {s['pain_during']}, "
+                   f"device {s['device_serial']} (firmware {s['firmware']})")
+        for t in s["sets"]:
+            mcv = t["mean_concentric_m_s"]
+            click.echo(f"  {t['exercise']:<14} set {t['set_index']} {t['kind']:<10} "
+                       f"{t['load_kg']:5.1f} kg x {t['full_reps']:>2}"
+                       + (f" (+{t['partial_reps']} partial)" if t["partial_reps"] else "")
+                       + (f"  {mcv:.2f} m/s" if mcv else "") + f"  [{t['ended_by']}]")
+        for c in s["checkins"]:
+            click.echo(f"  pain {c['pain']}/10 " + (f"during {c['exercise']}" if c["exercise"]
+                                                    else "overall"))
+        for e in s["safety_events"]:
+            click.echo(f"  safety: {e['kind']}: {e['cause']}")
+
+    @history.command("export")
+    @DB_OPTION
+    @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+                  show_default=True, help="csv: the Strong app's columns; json: everything.")
+    @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+                  help="Write here instead of standard output.")
+    def history_export(db_path: Path, fmt: str, out: Path | None) -> None:
+        """Export for other tools (CSV in the Strong app's export format)."""
+        from controller.history import STRONG_COLUMNS
+
+        with _open(db_path) as h:
+            if fmt == "csv":
+                buf = io.StringIO()
+                w = csv.DictWriter(buf, fieldnames=STRONG_COLUMNS)
+                w.writeheader()
+                w.writerows(h.strong_rows())
+                text = buf.getvalue()
+            else:
+                text = json.dumps([h.session(s["id"]) for s in h.sessions()], indent=2)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            out.write_text(text, encoding="utf-8")
+
+
+def _open(db_path: Path) -> Any:
+    from controller.history import History
+
+    if not db_path.exists():
+        raise PlanProblem(f"{db_path}: no history yet (run a session with halfstep run)")
+    return History(db_path)
+
+
+def _sim_person(plan: Any, seed: int) -> Any:
+    """The simulated person reads the panel: reps to aim for, rest; has a 1RM per exercise."""
+    from sim.body import Body
+
+    body = Body.create(plan.profile.kind.value,
+                       [(e.name, e.region == "lower" and e.multi_joint)
+                        for e in plan.program.exercises], seed)
+
+    def brief(dev: Any, item: Any, load: float) -> None:
+        unit = getattr(dev.transport, "sim_unit", None)
+        if unit is None:
+            return
+        lifter = unit.lifter
+        lifter.set_reps = (10 if item.kind == "assessment" else item.target_reps,)
+        lifter.profile.one_rm_kg = body.one_rm[item.exercise]
+        lifter.rest_s = min(float(item.rest_s), 60.0)
+
+    return brief

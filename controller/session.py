@@ -1,0 +1,314 @@
+"""The session runner: today's prescription, set by set, on a unit, with the person in the loop.
+
+Per set: armed (waiting for the handles) -> active (the load is applied only once the handles are
+taken up, and stays on through the final rep) -> complete (handles released) -> the set is
+committed to the history -> rest -> next. After each exercise, and at the end, a pain check-in;
+a red flag stops everything and is recorded. Every load goes through the safety supervisor.
+If the link is lost the set so far is kept, the runner reconnects with backoff, and the session
+waits for the person to re-arm before any load comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import structlog
+
+from controller.history import History, SetRecord, now
+from controller.models import CheckIn, PlanFile, RedFlag, SessionLog, SetLog
+from controller.planner import ExercisePlan, next_session
+from controller.reps import CableRepEngine, Rep
+from controller.safety import Supervisor
+from firmware_bridge.client import CommandTimeout, DeviceClient
+from firmware_bridge.messages import SampleStatus, Telemetry
+from firmware_bridge.transports.base import LinkClosed, LinkError
+
+log = structlog.get_logger("controller.session")
+
+HANDLES_UP_MM = 30.0
+HANDLES_UP_S = 0.3
+RED_FLAG = "red_flag"
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class LinkLost(Exception):
+    pass
+
+
+class RunnerIO(Protocol):
+    """What the runner needs from the person: the terminal now, the panel later."""
+
+    def say(self, line: str) -> None: ...
+
+    async def ask_pain(self, question: str) -> int | str: ...  # 0-10, or RED_FLAG
+
+    async def ask_number(self, question: str, lo: int, hi: int) -> int | None: ...
+
+    async def ask_yes(self, question: str) -> bool: ...
+
+
+@dataclass
+class SessionResult:
+    session_id: int
+    status: str
+    sets: list[SetRecord] = field(default_factory=list)
+    log: SessionLog | None = None
+
+
+def _handles_up(batch: Telemetry) -> bool:
+    held = (batch.status & SampleStatus.HANDLE_HELD).astype(bool).all(axis=1)
+    return bool(held[-1]) and float(batch.position_mm[-1].min()) > HANDLES_UP_MM
+
+
+def _docked(batch: Telemetry) -> bool:
+    return bool((batch.status[-1] & SampleStatus.DOCKED).all())
+
+
+class SessionRunner:
+    def __init__(self, connect: Callable[[], DeviceClient], plan: PlanFile, history: History,
+                 io: RunnerIO, today: dt.date,
+                 brief: Callable[[DeviceClient, ExercisePlan, float], None] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.connect = connect
+        self.plan = plan
+        self.history = history
+        self.io = io
+        self.today = today
+        self.brief = brief  # tells a simulated person what the panel would show
+        self.sleep = sleep
+        self.dev: DeviceClient | None = None
+        self.session_id = 0
+        self.supervisor = Supervisor(plan.program.unit_max_kg, on_event=self._safety_event)
+        self.references: dict[str, float | None] = {}
+
+    def _safety_event(self, kind: str, cause: str, **data: object) -> None:
+        dev = self.dev
+        load = data.pop("load_kg", self.supervisor.applied_kg)
+        self.history.record_safety_event(
+            self.session_id or None, kind, cause, load_kg=load,  # type: ignore[arg-type]
+            firmware=dev.info.firmware_version if dev and dev.info else None, **data)
+
+    # ---- the session --------------------------------------------------------------------------
+
+    async def run(self) -> SessionResult:
+        rx = next_session(self.plan, self.today)
+        if rx.status == "paused":
+            self.io.say(f"The program is paused. {rx.advice}")
+            return SessionResult(0, "paused")
+        await self._open()
+        assert self.dev is not None and self.dev.info is not None
+        self.session_id = self.history.start_session(
+            self.today, profile=self.plan.profile.kind.value, device_serial=self.dev.info.serial,
+            firmware=self.dev.info.firmware_version)
+        structlog.contextvars.bind_contextvars(history_session=self.session_id)
+        self.history.record_decisions(self.session_id, [i.as_dict() for i in rx.items])
+        result = SessionResult(self.session_id, "finished")
+        logs: list[SetLog] = []
+        flags: list[RedFlag] = []
+        pains: list[int] = []
+        try:
+            for item in rx.items:
+                self.io.say(f"\n{item.exercise}: " + (
+                    "assessment, one set at each of " + ", ".join(
+                        f"{w:.1f}" for w in item.assessment_loads_kg) + " kg"
+                    if item.kind == "assessment" else
+                    f"{item.sets} x {item.target_reps} at {item.load_kg:.1f} kg"))
+                for r in item.reasons:
+                    self.io.say(f"  [{r.rule}] {r.text}")
+                loads = item.assessment_loads_kg or (item.load_kg,) * item.sets
+                for k, load in enumerate(loads, 1):
+                    record = await self._set_with_reconnect(item, k, load)
+                    result.sets.append(record)
+                    logs.append(self._set_log(item, record))
+                    if k < len(loads):
+                        self.io.say(f"  rest {item.rest_s} s")
+                        await self.sleep(item.rest_s)
+                answer = await self.io.ask_pain(f"Pain during {item.exercise} (0-10, or ! for "
+                                                "a red flag)")
+                if answer == RED_FLAG:
+                    flags.append(RedFlag.SNAP_OR_TEAR)
+                    result.status = "red_flag"
+                    break
+                assert isinstance(answer, int)
+                pains.append(answer)
+                self.history.record_checkin(self.session_id, item.exercise, answer)
+        finally:
+            await self._close()
+        overall = max(pains, default=0)
+        confidence = more = None
+        if result.status == "red_flag":
+            self.io.say("Red flag recorded: the program is paused. Stop training and see a "
+                        "doctor or physiotherapist before you train again.")
+            self.supervisor.event("red_flag", "red flag reported by the user")
+        else:
+            overall = await self.io.ask_pain("Pain during the session overall (0-10)")
+            overall = 0 if overall == RED_FLAG else int(overall)
+            self.history.record_checkin(self.session_id, None, overall)
+            confidence = await self.io.ask_number("How confident does moving feel (0-10)?",
+                                                  0, 10)
+            more = await self.io.ask_yes("Do you feel more capable than a few weeks ago?")
+        self.history.finish_session(self.session_id, status=result.status,
+                                    pain_during=overall, red_flags=[f.value for f in flags],
+                                    confidence=confidence, more_capable=more)
+        result.log = SessionLog(date=self.today, sets=logs, pain_during=min(10, overall),
+                                red_flags=flags,
+                                checkin=CheckIn(confidence=confidence, more_capable=more))
+        return result
+
+    # ---- connection -----------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        dev = self.connect()
+        await dev.__aenter__()
+        self.dev = dev
+
+    async def _close(self) -> None:
+        if self.dev is not None:
+            with contextlib.suppress(Exception):
+                await self.dev.__aexit__(None, None, None)
+            self.dev = None
+
+    async def _reconnect(self) -> None:
+        await self._close()
+        for attempt, delay in enumerate(BACKOFF_S * 3, 1):
+            self.io.say(f"  link lost: reconnecting (attempt {attempt})")
+            await self.sleep(delay)
+            try:
+                await self._open()
+                self.supervisor.event("reconnected", f"link back after {attempt} attempt(s)")
+                return
+            except (LinkError, LinkClosed, CommandTimeout, OSError) as e:
+                log.warning("reconnect_failed", attempt=attempt, error=str(e))
+        raise LinkLost("the unit could not be reached again")
+
+    # ---- one set ----------------------------------------------------------------------------
+
+    async def _set_with_reconnect(self, item: ExercisePlan, k: int, load: float) -> SetRecord:
+        try:
+            return await self._run_set(item, k, load)
+        except (LinkClosed, LinkLost, CommandTimeout) as e:
+            record = self._partial
+            self.supervisor.applied_kg = 0.0
+            self.supervisor.disarm(f"link lost during the set: {e}")
+            self.supervisor.event("link_lost", str(e), exercise=item.exercise, set_index=k)
+            self.history.record_set(self.session_id, record)
+            self.io.say(f"  the link was lost: the {record.full_reps} rep(s) done are kept; "
+                        "the unit deloads by itself")
+            await self._reconnect()
+            if not await self.io.ask_yes("Resume the session? The load stays off until you "
+                                         "take up the handles again"):
+                raise
+            return record
+
+    async def _run_set(self, item: ExercisePlan, k: int, load: float) -> SetRecord:
+        dev = self.dev
+        assert dev is not None and dev.info is not None
+        target = 10 if item.kind == "assessment" else item.target_reps
+        engine = CableRepEngine(dev.info.cable_count,
+                                reference_mm=self.references.get(item.exercise))
+        started = now()
+
+        def record(ended_by: str | None) -> SetRecord:
+            s = engine.combined.summary()
+            return SetRecord(item.exercise, k, item.kind, load, target, s.reps, s.partial_reps,
+                             s.mean_concentric_m_s, s.velocity_loss, s.rom_consistency,
+                             s.time_under_tension_s, ended_by, started, now(),
+                             list(engine.combined.reps))
+
+        self._partial = record("link lost")
+        if self.brief is not None:
+            self.brief(dev, item, load)
+        self.io.say(f"  set {k}: {load:.1f} kg x {target} - take up the handles")
+        ended_by = "handles released"
+        async with contextlib.aclosing(dev.telemetry()) as stream:
+            up_since: float | None = None
+            async for batch in stream:
+                self._watch(dev)
+                t = batch.t_us[-1] / 1e6
+                if not _handles_up(batch):
+                    up_since = None
+                    continue
+                up_since = t if up_since is None else up_since
+                if t - up_since >= HANDLES_UP_S:
+                    break
+            else:
+                raise LinkClosed("telemetry ended")
+            self.supervisor.arm()  # the person took up the handles at the unit
+            value = self.supervisor.check(load, allowed_kg=load)
+            await dev.set_load(value)
+            self.supervisor.applied_kg = value
+            async for batch in stream:
+                self._watch(dev)
+                for rep in engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
+                                       batch.tension_n):
+                    self._say_rep(rep, engine.combined.full_reps, target)
+                self._partial = record("link lost")
+                why = self.supervisor.implausible(
+                    float(np.abs(batch.velocity_m_s).max()), float(batch.position_mm.max()),
+                    float(batch.tension_n.max()), value)
+                if why is not None:
+                    self.supervisor.event("implausible", why)
+                    ended_by = "safety stop"
+                    break
+                if engine.combined.ended_by is None and _docked(batch):
+                    for rep in engine.finish("handles released"):
+                        self._say_rep(rep, engine.combined.full_reps, target)
+                if engine.combined.ended_by is not None:
+                    ended_by = engine.combined.ended_by
+                    break
+            else:
+                raise LinkClosed("telemetry ended")
+        await self._stop_confirmed()
+        rec = record(ended_by)
+        self.references[item.exercise] = engine.combined.reference_mm
+        self.history.record_set(self.session_id, rec)  # committed before the next set starts
+        self.io.say(f"  set {k} done: {rec.full_reps} reps"
+                    + (f", {rec.partial_reps} partial" if rec.partial_reps else "")
+                    + f" ({ended_by})")
+        return rec
+
+    def _watch(self, dev: DeviceClient) -> None:
+        state = self.supervisor.telemetry_age(dev.health.last_sample_age_s)
+        if state == "lost":
+            raise LinkLost("no telemetry for more than 1 s")
+
+    async def _stop_confirmed(self) -> None:
+        """STOP, retried until telemetry confirms the load is off."""
+        assert self.dev is not None
+        for attempt in range(3):
+            try:
+                await self.dev.stop(confirm=True)
+                break
+            except CommandTimeout as e:
+                self.supervisor.event("stop_retry", str(e), attempt=attempt + 1)
+        else:
+            raise LinkLost("STOP could not be confirmed")
+        self.supervisor.applied_kg = 0.0
+        self.supervisor.disarm("set finished", report=False)
+
+    def _say_rep(self, rep: Rep, count: int, target: int) -> None:
+        kind = {"full": "rep", "partial": "partial", "ignored": "ignored"}[rep.kind]
+        self.io.say(f"    {kind:7s} {count:2d}/{target}  {rep.rom_mm:4.0f} mm  "
+                    f"{rep.mean_concentric_m_s:.2f} m/s")
+
+    @staticmethod
+    def _set_log(item: ExercisePlan, r: SetRecord) -> SetLog:
+        full = [x for x in r.reps if x.full]
+        return SetLog(exercise=item.exercise, load_kg=r.load_kg, full_reps=r.full_reps,
+                      partial_reps=r.partial_reps,
+                      min_rom_pct=min((x.rom_pct or 100.0) for x in full) if full else None,
+                      rom_consistency=None if r.rom_consistency is None
+                      else min(1.0, max(0.0, r.rom_consistency)),
+                      velocity_loss=None if r.velocity_loss is None
+                      else min(1.0, max(0.0, r.velocity_loss)),
+                      rep_velocities_m_s=[min(5.0, round(x.mean_concentric_m_s, 4))
+                                          for x in full],
+                      mean_concentric_m_s=max((x.mean_concentric_m_s for x in full[:3]),
+                                              default=None),
+                      assessment=item.kind == "assessment")
