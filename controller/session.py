@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from controller.history import History, SetRecord, now
 from controller.models import CheckIn, PlanFile, RedFlag, SessionLog, SetLog
 from controller.planner import ExercisePlan, next_session
 from controller.reps import CableRepEngine, Rep
-from controller.safety import Supervisor
+from controller.safety import DEGRADED_S, Supervisor
 from firmware_bridge.client import CommandTimeout, DeviceClient
 from firmware_bridge.messages import SampleStatus, Telemetry
 from firmware_bridge.transports.base import LinkClosed, LinkError
@@ -86,6 +86,8 @@ class SessionRunner:
         self.session_id = 0
         self.supervisor = Supervisor(plan.program.unit_max_kg, on_event=self._safety_event)
         self.references: dict[str, float | None] = {}
+        self._deload_task: asyncio.Task | None = None
+        self._partial: SetRecord | None = None
 
     def _safety_event(self, kind: str, cause: str, **data: object) -> None:
         dev = self.dev
@@ -194,6 +196,7 @@ class SessionRunner:
             return await self._run_set(item, k, load)
         except (LinkClosed, LinkLost, CommandTimeout) as e:
             record = self._partial
+            assert record is not None
             self.supervisor.applied_kg = 0.0
             self.supervisor.disarm(f"link lost during the set: {e}")
             self.supervisor.event("link_lost", str(e), exercise=item.exercise, set_index=k)
@@ -226,10 +229,10 @@ class SessionRunner:
             self.brief(dev, item, load)
         self.io.say(f"  set {k}: {load:.1f} kg x {target} - take up the handles")
         ended_by = "handles released"
-        async with contextlib.aclosing(dev.telemetry()) as stream:
+        async with self._telemetry(dev) as q:
             up_since: float | None = None
-            async for batch in stream:
-                self._watch(dev)
+            while True:
+                batch = await self._next(q, dev)
                 t = batch.t_us[-1] / 1e6
                 if not _handles_up(batch):
                     up_since = None
@@ -237,14 +240,12 @@ class SessionRunner:
                 up_since = t if up_since is None else up_since
                 if t - up_since >= HANDLES_UP_S:
                     break
-            else:
-                raise LinkClosed("telemetry ended")
             self.supervisor.arm()  # the person took up the handles at the unit
             value = self.supervisor.check(load, allowed_kg=load)
             await dev.set_load(value)
             self.supervisor.applied_kg = value
-            async for batch in stream:
-                self._watch(dev)
+            while True:
+                batch = await self._next(q, dev)
                 for rep in engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
                                        batch.tension_n):
                     self._say_rep(rep, engine.combined.full_reps, target)
@@ -262,8 +263,6 @@ class SessionRunner:
                 if engine.combined.ended_by is not None:
                     ended_by = engine.combined.ended_by
                     break
-            else:
-                raise LinkClosed("telemetry ended")
         await self._stop_confirmed()
         rec = record(ended_by)
         self.references[item.exercise] = engine.combined.reference_mm
@@ -273,10 +272,57 @@ class SessionRunner:
                     + f" ({ended_by})")
         return rec
 
-    def _watch(self, dev: DeviceClient) -> None:
-        state = self.supervisor.telemetry_age(dev.health.last_sample_age_s)
-        if state == "lost":
-            raise LinkLost("no telemetry for more than 1 s")
+    @contextlib.asynccontextmanager
+    async def _telemetry(self, dev: DeviceClient) -> AsyncIterator[asyncio.Queue]:
+        """Telemetry into a bounded queue, so waiting for it can time out safely."""
+        q: asyncio.Queue[Telemetry | None] = asyncio.Queue(maxsize=256)
+
+        async def pump() -> None:
+            try:
+                async for b in dev.telemetry():
+                    if q.full():
+                        q.get_nowait()
+                    q.put_nowait(b)
+            finally:
+                with contextlib.suppress(asyncio.QueueFull):
+                    q.put_nowait(None)
+
+        task = asyncio.get_running_loop().create_task(pump())
+        try:
+            yield q
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _next(self, q: asyncio.Queue, dev: DeviceClient) -> Telemetry:
+        """The next batch; while none comes, the supervisor degrades, deloads, then gives up."""
+        while True:
+            try:
+                batch = await asyncio.wait_for(q.get(), DEGRADED_S)
+            except TimeoutError:
+                state = self.supervisor.telemetry_age(dev.health.last_sample_age_s)
+                if state != "ok" and self.supervisor.applied_kg > 0:
+                    self._request_deload(dev)
+                if state == "lost":
+                    raise LinkLost("no telemetry for more than 1 s") from None
+                continue
+            if batch is None:
+                raise LinkClosed("telemetry ended")
+            self.supervisor.telemetry_age(dev.health.last_sample_age_s)
+            return batch
+
+    def _request_deload(self, dev: DeviceClient) -> None:
+        """Ask for zero without waiting on it: the unit's lease is the backstop."""
+        self.supervisor.event("deload_requested", f"telemetry {self.supervisor.link}",
+                              load_kg=self.supervisor.applied_kg)
+        self.supervisor.applied_kg = 0.0
+
+        async def send() -> None:
+            with contextlib.suppress(Exception):
+                await dev.set_load(0)
+
+        self._deload_task = asyncio.get_running_loop().create_task(send())
 
     async def _stop_confirmed(self) -> None:
         """STOP, retried until telemetry confirms the load is off."""

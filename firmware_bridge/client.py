@@ -388,6 +388,11 @@ class DeviceClient:
             self.log.info("device_event", event_code=name, cable=msg.cable, value=msg.value,
                           device_t_us=msg.t_us)
             self._publish(self._event_subs, msg)
+            if msg.code == EventCode.BOOT and self.info is not None and self._closed is None:
+                # The unit restarted under us: its lease and load are gone; so is this session.
+                self._closed = LinkClosed(f"{self.url}: the unit rebooted")
+                self.log.warning("device_rebooted")
+                self._fail_waiters(self._closed)
 
     @staticmethod
     def _publish(subs: list[_Subscriber], item: object) -> None:

@@ -106,6 +106,8 @@ class SimUnit:
     _tick_n: int = 0  # ticks since _base_us, at the current tick rate
     _base_us: int = 0
     _next_status_us: int = 0
+    _stuck: list[tuple[float, float]] | None = None  # a frozen position sensor, per cable
+    link_drop_requested: bool = False  # the runner closes the link when this is set
 
     def __post_init__(self) -> None:
         n = self.config.cables
@@ -142,6 +144,11 @@ class SimUnit:
         dt = 1.0 / hz
         self._tick_n += 1
         self.now_us = self._base_us + self._tick_n * 1_000_000 // hz
+        if self.faults.due("reboot", self.now_us / 1e6):
+            self.reboot()
+        if self.faults.due("stuck_sensor", self.now_us / 1e6):
+            self._stuck = [(c.position_mm, c.velocity_m_s) for c in self.physics.state]
+            self.log("fault_stuck_sensor")
         if self.lease_held and self.now_us > self._lease_deadline_us:
             self._lease_expired()
         up = cfg.ramp_up_half_kg_per_s * dt
@@ -160,6 +167,21 @@ class SimUnit:
         if self.lease_held and self.now_us >= self._next_status_us:
             self._next_status_us = self.now_us + int(cfg.status_period_s * 1e6)
             self._emit(self._status())
+
+    def reboot(self) -> None:
+        """Power cycle: everything the firmware held is gone; the motor stops driving."""
+        n = self.config.cables
+        self.lease_held = self.lease_lost = self.estop = self.stopping = False
+        self.faults_bits = FaultBits.NONE
+        self.targets, self.setpoints = [0] * n, [0.0] * n
+        for c in self.physics.state:
+            c.motor_kg = 0.0
+        self._deload = None
+        self._batch_n = 0
+        self._seq = 0
+        self._decoder = FrameDecoder()
+        self._emit(Event(self.now_us, EventCode.BOOT))
+        self.log("boot", reason="reboot")
 
     # ---- safety -----------------------------------------------------------------------------
 
@@ -332,15 +354,16 @@ class SimUnit:
             base |= SampleStatus.SAFETY_DELOAD
         cab = rec["cable"]
         for i, c in enumerate(self.physics.state):
+            pos, vel = self._stuck[i] if self._stuck else (c.position_mm, c.velocity_m_s)
             bits = base
-            if c.position_mm > DOCK_MM and c.velocity_m_s > -0.4:
+            if pos > DOCK_MM and vel > -0.4:
                 bits |= SampleStatus.HANDLE_HELD
-            if c.position_mm <= 2.0:
+            if pos <= 2.0:
                 bits |= SampleStatus.DOCKED
             if self.setpoints[i] != self.targets[i]:
                 bits |= SampleStatus.RAMPING
-            cab[i] = (min(65535, round(c.position_mm * 10)),
-                      max(-32768, min(32767, round(c.velocity_m_s * 1000))),
+            cab[i] = (min(65535, round(pos * 10)),
+                      max(-32768, min(32767, round(vel * 1000))),
                       min(65535, round(c.tension_n * 10)), round(c.motor_kg * 2), int(bits))
         self._batch_n += 1
         if self._batch_n >= self.telemetry_batch:

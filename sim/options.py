@@ -27,6 +27,11 @@ class SimOptions(BaseModel):
     drop_ack: Annotated[int, Field(ge=0)] = 0
     drop: Annotated[float, Field(ge=0, le=1)] = 0.0
     corrupt: Annotated[float, Field(ge=0, le=1)] = 0.0
+    duplicate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    jitter_ms: Annotated[float, Field(ge=0, le=5000)] = 0.0
+    disconnect_at: Annotated[float, Field(gt=0)] | None = None
+    reboot_at: Annotated[float, Field(gt=0)] | None = None
+    stuck_sensor_at: Annotated[float, Field(gt=0)] | None = None
     serial: Annotated[str, Field(pattern=r"^[ -~]{1,12}$")] = "HSSIM0000001"
 
     @field_validator("reps", mode="before")
@@ -50,6 +55,9 @@ class SimOptions(BaseModel):
         config = UnitConfig(serial=self.serial, cables=self.cables,
                             max_load_half_kg=int(self.max_kg * 2), lease_ms=self.lease_ms)
         faults = FaultPlan(drop_acks=self.drop_ack, drop_prob=self.drop,
-                           corrupt_prob=self.corrupt, seed=self.seed)
+                           corrupt_prob=self.corrupt, duplicate_prob=self.duplicate,
+                           jitter_ms=self.jitter_ms, disconnect_at_s=self.disconnect_at,
+                           reboot_at_s=self.reboot_at, stuck_sensor_at_s=self.stuck_sensor_at,
+                           seed=self.seed)
         kw = {"log": log} if log is not None else {}
         return SimUnit(config, lifter, Physics(self.cables, self.seed), faults, **kw)

@@ -34,22 +34,51 @@ async def tick_forever(unit: SimUnit, flush: Flush) -> None:
 
 
 class UnitServer:
+    """Serves one host at a time; the unit and its clock outlive the links."""
+
     def __init__(self, unit: SimUnit):
         self.unit = unit
         self.link: Transport | None = None
+        self._late: asyncio.Queue[tuple[float, bytes]] | None = None
 
     async def flush(self) -> None:
-        out = self.unit.take_output()
-        if out and self.link is not None:
-            with contextlib.suppress(LinkClosed, OSError):
-                await self.link.send(out)
+        unit = self.unit
+        if unit.faults.due("disconnect", unit.now_us / 1e6) and self.link is not None:
+            unit.log("fault_disconnect", link=self.link.url)
+            await self.link.close()
+        out = unit.take_output()
+        if not out or self.link is None:
+            return
+        if unit.faults.jitter_ms:
+            await self._send_late(out)
+            return
+        with contextlib.suppress(LinkClosed, OSError):
+            await self.link.send(out)
+
+    async def _send_late(self, out: bytes) -> None:
+        """Jitter: each write waits a random while, in order, without holding up the unit."""
+        loop = asyncio.get_running_loop()
+        if self._late is None:
+            self._late = asyncio.Queue()
+            self._sender_task = loop.create_task(self._sender(self._late))
+        self._late.put_nowait((loop.time() + self.unit.faults.delay_s(), out))
+
+    async def _sender(self, q: asyncio.Queue[tuple[float, bytes]]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due, out = await q.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if self.link is not None:
+                with contextlib.suppress(LinkClosed, OSError):
+                    await self.link.send(out)
 
     async def serve_link(self, link: Transport) -> None:
-        """Feed one host's bytes to the unit until its link closes."""
-        if self.link is not None:
-            self.unit.log("host_refused", link=link.url, reason="another host is connected")
-            await link.close()
-            return
+        """Feed one host's bytes to the unit until its link closes. A new host takes over
+        from an old one (whose link may be half dead after a crash)."""
+        old = self.link
+        if old is not None:
+            self.unit.log("host_replaced", old=old.url, new=link.url)
+            await old.close()
         self.link = link
         self.unit.log("link_open", link=link.url)
         try:
@@ -59,7 +88,8 @@ class UnitServer:
         except (LinkClosed, OSError) as e:
             self.unit.log("link_closed", link=link.url, reason=str(e))
         finally:
-            self.link = None
+            if self.link is link:
+                self.link = None
             await link.close()
 
 
