@@ -255,6 +255,9 @@ class SimUnit:
                     self._nack(seq, msg, ErrorCode.UNSUPPORTED_VERSION, PROTOCOL_VERSION)
                     return
                 was = self.lease_held
+                if any(self.targets):  # a new host session starts unloaded, whoever held it
+                    self._deload_all("new_host")
+                    self.log("deload_on_hello", reason="HELLO starts a new host session")
                 self.lease_held, self.lease_lost = True, False
                 self.faults_bits &= ~FaultBits.LEASE_EXPIRED
                 self._lease_deadline_us = self.now_us + cfg.lease_ms * 1000
