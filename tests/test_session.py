@@ -92,7 +92,7 @@ def run_session(plan: PlanFile, db, url: str, io=None, speed: float = 0, watch=N
 def test_a_whole_session_is_kept(tmp_path):
     plan = default_plan(ProfileKind.PAIN, DAY)
     db = tmp_path / "h.sqlite"
-    result, _, io, seen = run_session(plan, db, "sim://?seed=3&rest=60")
+    result, _, _io, seen = run_session(plan, db, "sim://?seed=3&rest=60")
     rx = next_session(plan, DAY)
     expected_sets = sum(len(i.assessment_loads_kg) or i.sets for i in rx.items)
     assert result.status == "finished" and len(result.sets) == expected_sets
@@ -116,7 +116,7 @@ def test_a_whole_session_is_kept(tmp_path):
 def test_a_red_flag_stops_everything_and_pauses_the_program(tmp_path):
     plan = default_plan(ProfileKind.OLDER, DAY)
     db = tmp_path / "h.sqlite"
-    result, _, io, _ = run_session(plan, db, "sim://?seed=4", ScriptedIO(pains=[RED_FLAG]))
+    result, _, _io, _ = run_session(plan, db, "sim://?seed=4", ScriptedIO(pains=[RED_FLAG]))
     assert result.status == "red_flag"
     first = plan.program.exercises[0].name
     assert {s.exercise for s in result.sets} == {first}  # nothing after the flag
@@ -142,7 +142,7 @@ def test_link_lost_mid_set_keeps_reps_and_waits_for_rearm(tmp_path, fault):
         if phase["zeroed"] and max(unit.targets) > 0:
             loads_after_loss.append((unit.now_us / 1e6, runner.supervisor.armed))
 
-    result, runner, io, seen = run_session(plan, db, url, watch=watch)
+    result, _runner, io, seen = run_session(plan, db, url, watch=watch)
     rx = next_session(plan, DAY)
     assert result.status == "finished"
     with History(db) as h:
