@@ -1,0 +1,109 @@
+"""`halfstep run` and `halfstep history` as people use them, and a `kill -9` mid-session."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+import sqlite3
+import time
+
+from tests.procs import Background, run
+
+
+def init(tmp_path, profile="pain"):
+    res = run("plan", "init", "--file", str(tmp_path / "plan.json"), "--profile", profile,
+              "--start", "2026-11-16")
+    assert res.returncode == 0, res.stderr
+
+
+def test_run_a_simulated_session_and_find_it_in_the_history(tmp_path):
+    init(tmp_path)
+    plan, db = str(tmp_path / "plan.json"), str(tmp_path / "h.sqlite")
+    res = run("run", "--file", plan, "--db", db, "--speed", "0", "--pain", "2",
+              "--today", "2026-11-16", timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "Pain during cable squat (0-10, or ! for a red flag): 2" in res.stdout
+    assert "session 1: finished, 9 sets" in res.stdout
+    listing = run("history", "list", "--db", db).stdout
+    assert "2026-11-16  finished     9" in listing
+    shown = json.loads(run("history", "show", "1", "--db", db, "--json").stdout)
+    assert len(shown["sets"]) == 9 and shown["checkins"][-1]["exercise"] is None
+    rows = list(csv.DictReader(io.StringIO(run("history", "export", "--db", db).stdout)))
+    assert list(rows[0]) == ["Date", "Workout Name", "Duration", "Exercise Name", "Set Order",
+                             "Weight", "Reps", "Distance", "Seconds", "Notes",
+                             "Workout Notes", "RPE"]
+    assert len(rows) == 9 and {r["Exercise Name"] for r in rows} == {
+        "cable squat", "seated row", "chest press"}
+    saved = json.loads((tmp_path / "plan.json").read_text())
+    assert len(saved["history"]) == 1 and len(saved["history"][0]["sets"]) == 9
+    # The next session is planned from it: working sets now, with reasons.
+    nxt = json.loads(run("plan", "next", "--file", plan, "--today", "2026-11-19",
+                         "--json").stdout)
+    assert {i["kind"] for i in nxt["items"]} == {"work"}
+
+
+def test_pain_check_ins_are_asked_and_checked(tmp_path):
+    init(tmp_path)
+    plan, db = str(tmp_path / "plan.json"), str(tmp_path / "h.sqlite")
+    answers = "eleven\n3\n2\n!\n"  # a bad answer is asked again; ! is a red flag
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).parent / "halfstep")
+    res = subprocess.run([exe, "run", "--file", plan, "--db", db, "--speed", "0", "--today",
+                          "2026-11-16"], input=answers, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "please answer with a whole number from 0 to 10" in res.stdout
+    assert "Red flag recorded: the program is paused" in res.stdout
+    shown = json.loads(run("history", "show", "1", "--db", db, "--json").stdout)
+    assert shown["status"] == "red_flag" and [c["pain"] for c in shown["checkins"]] == [3, 2]
+    nxt = run("plan", "next", "--file", plan, "--today", "2026-11-19")
+    assert "PAUSED" in nxt.stdout and "medical reassessment" in nxt.stdout
+
+
+def test_history_errors_are_clear(tmp_path):
+    res = run("history", "list", "--db", str(tmp_path / "none.sqlite"))
+    assert res.returncode == 2 and "no history yet" in res.stderr
+    res = run("run", "--file", str(tmp_path / "none.json"), "--db", str(tmp_path / "h.sqlite"))
+    assert res.returncode == 2 and "No such file" in res.stderr
+
+
+def test_kill_9_mid_session_keeps_every_finished_set(tmp_path):
+    init(tmp_path)
+    db = tmp_path / "h.sqlite"
+    proc = Background("run", "--file", str(tmp_path / "plan.json"), "--db", str(db),
+                      "--speed", "25", "--pain", "2", "--today", "2026-11-16")
+    try:
+        deadline = time.monotonic() + 90
+        sets = 0
+        while time.monotonic() < deadline and sets < 3:
+            time.sleep(0.2)
+            if db.exists():
+                con = sqlite3.connect(db, timeout=5)
+                try:
+                    sets = con.execute("SELECT COUNT(*) FROM sets").fetchone()[0]
+                except sqlite3.OperationalError:
+                    sets = 0
+                con.close()
+        assert sets >= 3, "the session did not get far enough"
+        proc.proc.send_signal(signal.SIGKILL)
+        proc.proc.wait(10)
+        seen_before_kill = sets
+    finally:
+        proc.stop()
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = con.execute("SELECT id, full_reps FROM sets").fetchall()
+    assert len(rows) >= seen_before_kill
+    for set_id, full_reps in rows:  # every finished set came with all its reps
+        n = con.execute("SELECT COUNT(*) FROM reps WHERE set_id=? AND kind='full'",
+                        (set_id,)).fetchone()[0]
+        assert n == full_reps
+    assert con.execute("SELECT status FROM sessions").fetchone()[0] == "running"
+    con.close()
+    # The next program run opens it fine and lists the interrupted session.
+    assert "running" in run("history", "list", "--db", str(db)).stdout
