@@ -68,3 +68,18 @@ async def sim(request: pytest.FixtureRequest) -> AsyncIterator[SimHandle]:
     opts = getattr(request, "param_options", {})
     async with running_sim(request.param, **opts) as handle:
         yield handle
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    """Print the fault matrix when its tests ran."""
+    from tests import test_fault_matrix
+
+    rows = getattr(test_fault_matrix, "MATRIX", [])
+    if not rows:
+        return
+    tr = terminalreporter
+    tr.section("fault matrix")
+    tr.write_line(f"{'fault':<24}{'worst deload s':>15}{'bound s':>9}{'sets lost':>10}"
+                  f"{'max load kg':>12}")
+    for name, worst, lost, max_kg, bound in rows:
+        tr.write_line(f"{name:<24}{worst:>15.3f}{bound:>9.2f}{lost:>10}{max_kg:>12.1f}")
