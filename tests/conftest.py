@@ -70,7 +70,7 @@ async def sim(request: pytest.FixtureRequest) -> AsyncIterator[SimHandle]:
         yield handle
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """Print the fault matrix when its tests ran."""
     from tests import test_fault_matrix
 

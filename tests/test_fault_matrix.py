@@ -54,7 +54,7 @@ def test_fault(tmp_path, name):
         state["prev"] = target
 
     url = f"sim://?seed=6&rest=30&{FAULTS[name]}"
-    result, runner, _, seen = run_session(plan, tmp_path / "h.sqlite", url, watch=watch)
+    result, _runner, _, seen = run_session(plan, tmp_path / "h.sqlite", url, watch=watch)
     with History(tmp_path / "h.sqlite") as h:
         kept = len(h.session(result.session_id)["sets"])
     lost = planned - kept
