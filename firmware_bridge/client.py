@@ -31,8 +31,10 @@ from firmware_bridge.messages import (
     Heartbeat,
     Hello,
     Message,
+    Mode,
     Nack,
     SetLoad,
+    SetMode,
     Status,
     Stop,
     Telemetry,
@@ -216,6 +218,11 @@ class DeviceClient:
             budget = info.max_load_half_kg / max(info.ramp_down_half_kg_per_s, 1) + 1.0
             await self.wait_for_sample(lambda b: not b.samples["cable"]["load_half_kg"][-1].any(),
                                        timeout_s=budget)
+
+    async def set_mode(self, mode: Mode, p1: int = 0, p2: int = 0, p3: int = 0) -> None:
+        """A load mode the unit carries out itself (see Mode for the parameters)."""
+        ack = await self._command(SetMode(int(mode), p1, p2, p3))
+        self.log.info("mode_set", mode=Mode(mode).name.lower(), values=ack.values)
 
     async def emergency_stop(self) -> None:
         await self._command(EmergencyStop())

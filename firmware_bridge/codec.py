@@ -31,6 +31,7 @@ from firmware_bridge.messages import (
     MsgType,
     Nack,
     SetLoad,
+    SetMode,
     Status,
     Stop,
     Telemetry,
@@ -90,6 +91,7 @@ _INFO = struct.Struct(f"<BBBB{SERIAL_LEN}sBHBHHHHB")
 _EVENT = struct.Struct("<QBBH")
 _STATUS_HEAD = struct.Struct("<QBHHB")
 _TELEM_CFG = struct.Struct("<HB")
+_MODE = struct.Struct("<BHHH")
 
 
 def _enc_info(m: DeviceInfo) -> bytes:
@@ -203,6 +205,11 @@ def _dec_event(d: bytes) -> Event:
     return Event(*_EVENT.unpack(d))
 
 
+def _dec_mode(d: bytes) -> SetMode:
+    _expect(d, _MODE.size, "SET_MODE")
+    return SetMode(*_MODE.unpack(d))
+
+
 def _dec_telem_cfg(d: bytes) -> ConfigureTelemetry:
     _expect(d, _TELEM_CFG.size, "CONFIGURE_TELEMETRY")
     return ConfigureTelemetry(*_TELEM_CFG.unpack(d))
@@ -217,6 +224,7 @@ _CODECS: dict[int, tuple[Callable, Callable]] = {
     MsgType.CLEAR_EMERGENCY_STOP: _empty(ClearEmergencyStop),
     MsgType.CONFIGURE_TELEMETRY: (lambda m: _TELEM_CFG.pack(m.rate_hz, m.batch), _dec_telem_cfg),
     MsgType.GET_STATUS: _empty(GetStatus),
+    MsgType.SET_MODE: (lambda m: _MODE.pack(m.mode, m.p1, m.p2, m.p3), _dec_mode),
     MsgType.ACK: (lambda m: _ACK_HEAD.pack(m.ref_seq, m.ref_type) + _pack_u16s(m.values),
                   _dec_ack),
     MsgType.NACK: (lambda m: _NACK.pack(m.ref_seq, m.ref_type, m.error, m.detail), _dec_nack),

@@ -24,6 +24,7 @@ class MsgType(IntEnum):
     CLEAR_EMERGENCY_STOP = 0x06
     CONFIGURE_TELEMETRY = 0x07
     GET_STATUS = 0x08
+    SET_MODE = 0x10
     # device -> host
     ACK = 0x80
     NACK = 0x81
@@ -86,6 +87,18 @@ class SampleStatus(IntFlag):
     SAFETY_DELOAD = 1 << 5  # the unit is deloading on its own (lease, release)
 
 
+class Mode(IntEnum):
+    """Load modes the unit carries out itself (SET_MODE)."""
+
+    CONSTANT = 0
+    ECCENTRIC = 1  # p1: lowering load, % of the lifting load (100-150)
+    CHAINS = 2  # p1: % added at full extension (0-100); p2: extension for it, mm
+    SPOTTER = 3  # p1: stall speed, mm/s; p2: stall time, ms; p3: load taken off, %
+
+
+MAX_ECCENTRIC_PCT = 150
+
+
 class ModeBits(IntFlag):
     CONSTANT = 1 << 0
     ECCENTRIC = 1 << 1
@@ -137,6 +150,15 @@ class ConfigureTelemetry:
     TYPE: ClassVar[MsgType] = MsgType.CONFIGURE_TELEMETRY
     rate_hz: int
     batch: int  # samples per TELEMETRY frame
+
+
+@dataclass(frozen=True, slots=True)
+class SetMode:
+    TYPE: ClassVar[MsgType] = MsgType.SET_MODE
+    mode: int  # Mode
+    p1: int = 0
+    p2: int = 0
+    p3: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +334,7 @@ Message = (
     | ClearEmergencyStop
     | ConfigureTelemetry
     | GetStatus
+    | SetMode
     | Ack
     | Nack
     | DeviceInfo

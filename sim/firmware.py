@@ -15,6 +15,7 @@ import numpy as np
 
 from firmware_bridge.codec import FrameDecoder, encode, max_samples_per_frame
 from firmware_bridge.messages import (
+    MAX_ECCENTRIC_PCT,
     PROTOCOL_VERSION,
     Ack,
     ClearEmergencyStop,
@@ -30,10 +31,12 @@ from firmware_bridge.messages import (
     Heartbeat,
     Hello,
     Message,
+    Mode,
     ModeBits,
     Nack,
     SampleStatus,
     SetLoad,
+    SetMode,
     Status,
     Stop,
     Telemetry,
@@ -64,7 +67,9 @@ class UnitConfig:
     def info(self) -> DeviceInfo:
         return DeviceInfo(PROTOCOL_VERSION, self.firmware, self.serial, self.cables,
                           self.max_load_half_kg, 1, self.ramp_up_half_kg_per_s,
-                          self.ramp_down_half_kg_per_s, self.lease_ms, int(ModeBits.CONSTANT),
+                          self.ramp_down_half_kg_per_s, self.lease_ms,
+                          int(ModeBits.CONSTANT | ModeBits.ECCENTRIC | ModeBits.CHAINS
+                              | ModeBits.SPOTTER),
                           self.telemetry_rates_hz)
 
 
@@ -107,7 +112,9 @@ class SimUnit:
     _base_us: int = 0
     _next_status_us: int = 0
     _stuck: list[tuple[float, float]] | None = None  # a frozen position sensor, per cable
-    link_drop_requested: bool = False  # the runner closes the link when this is set
+    mode: tuple[int, int, int, int] = (Mode.CONSTANT, 0, 0, 0)
+    spotting: bool = False  # the spotter has taken load off after a stall
+    _stall_s: float = 0.0
 
     def __post_init__(self) -> None:
         n = self.config.cables
@@ -158,7 +165,7 @@ class SimUnit:
             self.setpoints[i] = min(target, sp + up) if target > sp else max(target, sp - down)
         lifter = self.lifter
         lifter.step(dt, self.physics.total_motor_kg)
-        self.physics.step(dt, [s / 2 for s in self.setpoints], lifter.held, lifter.position_mm,
+        self.physics.step(dt, self._mode_loads(dt), lifter.held, lifter.position_mm,
                           lifter.velocity_m_s, cut=self.estop)
         self._watch_handles()
         self._watch_deload()
@@ -182,6 +189,55 @@ class SimUnit:
         self._decoder = FrameDecoder()
         self._emit(Event(self.now_us, EventCode.BOOT))
         self.log("boot", reason="reboot")
+
+    # ---- load modes -------------------------------------------------------------------------
+
+    def _mode_loads(self, dt: float) -> list[float]:
+        """The load (kg) each cable applies now: the ramped setpoint shaped by the mode."""
+        mode, p1, p2, p3 = self.mode
+        cap = self.config.max_load_half_kg / 2
+        out = []
+        for i, c in enumerate(self.physics.state):
+            base = self.setpoints[i] / 2
+            factor = 1.0
+            if mode == Mode.ECCENTRIC and c.velocity_m_s < -0.02:
+                factor = p1 / 100  # heavier on the way back
+            elif mode == Mode.CHAINS:
+                factor = 1 + p1 / 100 * min(1.0, c.position_mm / max(p2, 1))
+            elif mode == Mode.SPOTTER and i == 0:
+                self._spot(dt, c.position_mm, c.velocity_m_s, base, p1, p2)
+            if mode == Mode.SPOTTER and self.spotting:
+                factor = 1 - p3 / 100
+            out.append(min(cap, base * factor))
+        return out
+
+    def _spot(self, dt: float, position_mm: float, velocity_m_s: float, base: float,
+              stall_mm_s: int, stall_ms: int) -> None:
+        """A stall part way up under load for long enough: take load off until the lowering."""
+        if self.spotting:
+            if velocity_m_s < -0.05:
+                self.spotting = False
+                self.log("spotter_released")
+            return
+        if base > 0 and position_mm > 100 and abs(velocity_m_s) * 1000 < stall_mm_s:
+            self._stall_s += dt
+            if self._stall_s * 1000 >= stall_ms:
+                self.spotting = True
+                self._stall_s = 0.0
+                self.log("spotter_engaged", position_mm=round(position_mm))
+        else:
+            self._stall_s = 0.0
+
+    def _check_mode(self, m: SetMode) -> tuple[ErrorCode, int] | None:
+        limits = {Mode.CONSTANT: (), Mode.ECCENTRIC: ((100, MAX_ECCENTRIC_PCT),),
+                  Mode.CHAINS: ((0, 100), (100, 3000)),
+                  Mode.SPOTTER: ((10, 200), (250, 5000), (5, 80))}
+        if m.mode not in limits:
+            return ErrorCode.BAD_ARGUMENT, max(limits)
+        for value, (lo, hi) in zip((m.p1, m.p2, m.p3), limits[Mode(m.mode)], strict=False):
+            if not lo <= value <= hi:
+                return ErrorCode.BAD_ARGUMENT, hi
+        return None
 
     # ---- safety -----------------------------------------------------------------------------
 
@@ -309,6 +365,16 @@ class SimUnit:
                     self._emit(Event(self.now_us, EventCode.EMERGENCY_STOP_CLEARED))
                     self.log("emergency_stop_cleared")
                 self._ack(seq, msg)
+            case SetMode():
+                bad = self._check_mode(msg)
+                if bad is not None:
+                    self._nack(seq, msg, *bad)
+                else:
+                    self.mode = (msg.mode, msg.p1, msg.p2, msg.p3)
+                    self.spotting, self._stall_s = False, 0.0
+                    self.log("mode_set", mode=Mode(msg.mode).name.lower(), p1=msg.p1,
+                             p2=msg.p2, p3=msg.p3)
+                    self._ack(seq, msg, self.mode)
             case ConfigureTelemetry(rate_hz=rate, batch=batch):
                 max_batch = max_samples_per_frame(cfg.cables)
                 if rate not in cfg.telemetry_rates_hz:

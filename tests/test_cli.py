@@ -32,7 +32,7 @@ def test_device_info_over_a_real_pty(pty_sim):
     assert info["load_step_kg"] == 0.5
     assert info["cable_count"] == 1
     assert info["protocol_version"] == 1
-    assert info["modes"] == ["constant"]
+    assert info["modes"] == ["constant", "eccentric", "chains", "spotter"]
     sim.wait_log("host_connected")
 
 

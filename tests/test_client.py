@@ -229,3 +229,15 @@ async def test_heartbeat_renews_the_lease_at_10_hz():
         assert 18 <= beats <= 22  # 10 Hz, nothing else sent
         assert sim.unit.state == DeviceState.ACTIVE  # four lease periods later, still held
         assert dev.health.device_frames_lost == 0
+
+
+async def test_load_modes_through_the_client():
+    from firmware_bridge.messages import Mode
+
+    async with running_sim("memory") as sim, DeviceClient(sim.link) as dev:
+        await dev.set_mode(Mode.ECCENTRIC, 140)
+        assert sim.unit.mode == (Mode.ECCENTRIC, 140, 0, 0)
+        with pytest.raises(CommandRejected, match="BAD_ARGUMENT"):
+            await dev.set_mode(Mode.ECCENTRIC, 160)  # eccentric overload is capped at 150%
+        assert sim.unit.mode == (Mode.ECCENTRIC, 140, 0, 0)
+        assert "spotter" in dev.info.as_dict()["modes"]

@@ -16,8 +16,10 @@ from firmware_bridge.messages import (
     EventCode,
     Heartbeat,
     Hello,
+    Mode,
     Nack,
     SetLoad,
+    SetMode,
     Telemetry,
 )
 from sim.lifter import Lifter, LifterProfile, mcv_at, reps_to_failure
@@ -195,3 +197,61 @@ def test_bad_sim_options_are_named():
         SimOptions.from_query({"cables": "3"})
     with pytest.raises(ValueError, match="max_kg"):
         SimOptions.from_query({"max_kg": "10.3"})
+
+
+def loaded_bench(mode: SetMode, load_half_kg: int = 60) -> Bench:
+    b = Bench(seed=4)
+    b.until_handles_up()
+    b.send(Hello())
+    assert isinstance(b.send(mode)[0], Ack)
+    b.send(SetLoad((load_half_kg,)))
+    b.run(3.5)
+    return b
+
+
+def test_eccentric_mode_is_heavier_on_the_way_back():
+    b = loaded_bench(SetMode(Mode.ECCENTRIC, 130))
+    seen = {"up": [], "down": []}
+    for _ in range(600):
+        b.run(0.01)
+        c = b.unit.physics.state[0]
+        if abs(c.velocity_m_s) > 0.1:
+            seen["up" if c.velocity_m_s > 0 else "down"].append(c.motor_kg)
+    assert max(seen["up"]) <= 30.5  # 30 kg lifting ...
+    assert max(seen["down"]) >= 38.0  # ... 39 kg (130%) lowering, through the motor's lag
+
+
+def test_chains_mode_adds_load_with_extension():
+    b = loaded_bench(SetMode(Mode.CHAINS, 50, 600))
+    pairs = []
+    for _ in range(400):
+        b.run(0.01)
+        c = b.unit.physics.state[0]
+        pairs.append((c.position_mm, c.motor_kg))
+    low = [kg for pos, kg in pairs if pos < 150]
+    high = [kg for pos, kg in pairs if pos > 550]
+    assert high and low and min(high) > max(low) + 8  # about +50% at full extension
+
+
+def test_spotter_mode_takes_load_off_after_a_stall():
+    b = loaded_bench(SetMode(Mode.SPOTTER, 40, 1250, 30))
+    lifter = b.unit.lifter
+    lifter.step = lambda dt, load: None  # the person stalls half way up
+    lifter.position_mm, lifter.velocity_m_s, lifter.held = 400.0, 0.0, True
+    b.run(1.0)
+    assert not b.unit.spotting and b.unit.applied_half_kg == [60]
+    b.run(0.6)
+    assert b.unit.spotting
+    b.run(0.3)
+    assert b.unit.applied_half_kg[0] == pytest.approx(42, abs=1)  # 30% off
+
+
+@pytest.mark.parametrize("mode,detail", [(SetMode(Mode.ECCENTRIC, 151), 150),
+                                         (SetMode(Mode.CHAINS, 120, 600), 100),
+                                         (SetMode(9), 3)])
+def test_mode_limits_are_nacked(mode, detail):
+    b = Bench()
+    b.send(Hello())
+    reply = b.send(mode)[0]
+    assert isinstance(reply, Nack) and reply.error == ErrorCode.BAD_ARGUMENT
+    assert reply.detail == detail
