@@ -194,7 +194,16 @@ def device_set_load(kg: str, device: str, hold: float) -> None:
     async def main() -> None:
         async with DeviceClient(device) as dev:
             assert dev.info is not None
-            value = check_load(kg, dev.info.max_load_kg)
+            # The same gate as every other load: the person at the unit asked for this load.
+            from controller.safety import SafetyRefusal, Supervisor
+
+            gate = Supervisor(dev.info.max_load_kg)
+            gate.arm()
+            gate.telemetry_age(dev.health.last_sample_age_s or 0.0)
+            try:
+                value = gate.check(kg, allowed_kg=dev.info.max_load_kg, source="cli")
+            except SafetyRefusal as e:
+                raise LoadError(str(e)) from None
             applied = await dev.set_load(value)
             click.echo(json.dumps({"applied_kg_per_cable": list(applied)}))
             if hold:
@@ -260,6 +269,12 @@ def _host_port(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--drop-ack", type=int, default=0, help="Lose the next N ACKs (fault injection).")
 @click.option("--drop", type=float, default=0.0, help="Probability of losing any frame.")
 @click.option("--corrupt", type=float, default=0.0, help="Probability of corrupting a frame.")
+@click.option("--duplicate", type=float, default=0.0, help="Probability of sending a frame twice.")
+@click.option("--jitter-ms", type=float, default=0.0, help="Hold each write back 0..N ms.")
+@click.option("--disconnect-at", type=float, default=None, help="Drop the link at this second.")
+@click.option("--reboot-at", type=float, default=None, help="Reboot the unit at this second.")
+@click.option("--stuck-sensor-at", type=float, default=None,
+              help="Freeze the position sensor at this second.")
 @click.pass_context
 def sim_serve(ctx: click.Context, pty: bool, tcp: tuple[str, int] | None, **opts: Any) -> None:
     """Run the simulated unit as its own process; logs every state change as JSON lines."""
