@@ -100,12 +100,18 @@ class Supervisor:
         return state
 
     def implausible(self, speed_m_s: float, position_mm: float, tension_n: float,
-                    load_kg: float) -> str | None:
-        """The plausibility envelope: a reason to stop, or None."""
+                    load_kg: float, moved_mm: float | None = None,
+                    expected_mm: float | None = None) -> str | None:
+        """The plausibility envelope: a reason to stop, or None. `moved_mm` against
+        `expected_mm` (velocity x time over a batch) catches a stuck position sensor."""
         if abs(speed_m_s) > MAX_SPEED_M_S:
             return f"cable speed {speed_m_s:.2f} m/s is beyond {MAX_SPEED_M_S} m/s"
         if position_mm > MAX_POSITION_MM:
             return f"cable position {position_mm:.0f} mm is beyond {MAX_POSITION_MM:.0f} mm"
         if load_kg > 0 and tension_n > TENSION_FACTOR * 9.81 * load_kg + 100:
             return f"tension {tension_n:.0f} N is far above the {load_kg:.1f} kg commanded"
+        if moved_mm is not None and expected_mm is not None and abs(expected_mm) > 20 and \
+                abs(moved_mm) < 0.2 * abs(expected_mm):
+            return (f"position and velocity disagree: moved {moved_mm:.0f} mm where the "
+                    f"velocity says {expected_mm:.0f} mm (a stuck sensor?)")
         return None

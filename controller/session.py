@@ -41,6 +41,10 @@ class LinkLost(Exception):
     pass
 
 
+class SafetyStop(Exception):
+    """The signal from the unit cannot be trusted: the session ends (the set is kept)."""
+
+
 class RunnerIO(Protocol):
     """What the runner needs from the person: the terminal now, the panel later."""
 
@@ -94,6 +98,7 @@ class SessionRunner:
         load = data.pop("load_kg", self.supervisor.applied_kg)
         self.history.record_safety_event(
             self.session_id or None, kind, cause, load_kg=load,  # type: ignore[arg-type]
+            seq=dev._seq if dev else None,  # the last command's sequence number
             firmware=dev.info.firmware_version if dev and dev.info else None, **data)
 
     # ---- the session --------------------------------------------------------------------------
@@ -125,12 +130,22 @@ class SessionRunner:
                     self.io.say(f"  [{r.rule}] {r.text}")
                 loads = item.assessment_loads_kg or (item.load_kg,) * item.sets
                 for k, load in enumerate(loads, 1):
-                    record = await self._set_with_reconnect(item, k, load)
+                    try:
+                        record = await self._set_with_reconnect(item, k, load)
+                    except SafetyStop as stop:
+                        record = stop.args[0]
+                        result.status = "stopped"
                     result.sets.append(record)
                     logs.append(self._set_log(item, record))
+                    if result.status == "stopped":
+                        break
                     if k < len(loads):
                         self.io.say(f"  rest {item.rest_s} s")
                         await self.sleep(item.rest_s)
+                if result.status == "stopped":
+                    self.io.say("The session was stopped for safety: the unit's signal could "
+                                "not be trusted. Check the unit before the next session.")
+                    break
                 answer = await self.io.ask_pain(f"Pain during {item.exercise} (0-10, or ! for "
                                                 "a red flag)")
                 if answer == RED_FLAG:
@@ -242,6 +257,8 @@ class SessionRunner:
                     break
             self.supervisor.arm()  # the person took up the handles at the unit
             value = self.supervisor.check(load, allowed_kg=load)
+            loop = asyncio.get_running_loop()
+            give_up_at = loop.time() + max(180.0, target * 20.0)
             await dev.set_load(value)
             self.supervisor.applied_kg = value
             while True:
@@ -250,9 +267,14 @@ class SessionRunner:
                                        batch.tension_n):
                     self._say_rep(rep, engine.combined.full_reps, target)
                 self._partial = record("link lost")
+                pos = batch.position_mm.mean(axis=1)
+                span_s = (batch.t_us[-1] - batch.t_us[0]) / 1e6
                 why = self.supervisor.implausible(
                     float(np.abs(batch.velocity_m_s).max()), float(batch.position_mm.max()),
-                    float(batch.tension_n.max()), value)
+                    float(batch.tension_n.max()), value, moved_mm=float(pos[-1] - pos[0]),
+                    expected_mm=float(batch.velocity_m_s.mean()) * span_s * 1000)
+                if why is None and loop.time() > give_up_at:
+                    why = "the set has not ended in the time it could take: stopping it"
                 if why is not None:
                     self.supervisor.event("implausible", why)
                     ended_by = "safety stop"
@@ -267,6 +289,8 @@ class SessionRunner:
         rec = record(ended_by)
         self.references[item.exercise] = engine.combined.reference_mm
         self.history.record_set(self.session_id, rec)  # committed before the next set starts
+        if ended_by == "safety stop":
+            raise SafetyStop(rec)
         self.io.say(f"  set {k} done: {rec.full_reps} reps"
                     + (f", {rec.partial_reps} partial" if rec.partial_reps else "")
                     + f" ({ended_by})")

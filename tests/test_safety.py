@@ -61,6 +61,8 @@ def test_staleness_states(ages, states):
     ((3.5, 600, 200, 20), "speed"),
     ((0.5, 4000, 200, 20), "position"),
     ((0.5, 600, 2000, 20), "tension"),
+    ((0.5, 600, 200, 20, 1.0, 60.0), "stuck sensor"),
+    ((0.5, 600, 200, 20, 55.0, 60.0), None),
 ])
 def test_plausibility_envelope(args, bad):
     s, _ = sup()
