@@ -20,6 +20,7 @@ from firmware_bridge.messages import (
     DeviceState,
     ErrorCode,
     EventCode,
+    Heartbeat,
     Hello,
     SetLoad,
 )
@@ -134,7 +135,7 @@ async def test_unit_deloads_when_host_goes_silent(kind):
         await link.send(encode(SetLoad((40,)), 2))
         async with asyncio.timeout(5):
             while unit.applied_half_kg[0] < 40:
-                await link.send(encode(Hello(), 3))  # any frame renews the lease
+                await link.send(encode(Heartbeat(), 3))  # any frame renews the lease
                 await asyncio.sleep(0.05)
         loop = asyncio.get_running_loop()
         silent_at = loop.time()
