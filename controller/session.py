@@ -37,7 +37,7 @@ RED_FLAG = "red_flag"
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-class LinkLost(Exception):
+class LinkLost(LinkClosed):
     pass
 
 
@@ -119,6 +119,7 @@ class SessionRunner:
         logs: list[SetLog] = []
         flags: list[RedFlag] = []
         pains: list[int] = []
+        interrupted = True
         try:
             for item in rx.items:
                 self.io.say(f"\n{item.exercise}: " + (
@@ -155,8 +156,13 @@ class SessionRunner:
                 assert isinstance(answer, int)
                 pains.append(answer)
                 self.history.record_checkin(self.session_id, item.exercise, answer)
+            interrupted = False
         finally:
-            await self._close()
+            await self._close()  # a clean close sends STOP: the unit is unloaded at once
+            if interrupted:
+                self.history.finish_session(self.session_id, status="stopped",
+                                            pain_during=max(pains, default=None),
+                                            red_flags=[], notes="interrupted")
         overall = max(pains, default=0)
         confidence = more = None
         if result.status == "red_flag":
@@ -263,10 +269,16 @@ class SessionRunner:
             self.supervisor.applied_kg = value
             while True:
                 batch = await self._next(q, dev)
-                for rep in engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
-                                       batch.tension_n):
+                new = engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
+                                  batch.tension_n)
+                for rep in new:
                     self._say_rep(rep, engine.combined.full_reps, target)
                 self._partial = record("link lost")
+                if new and engine.combined.full_reps >= target:
+                    # The final rep is over (lowered, the cable slowing at the bottom): only
+                    # now does the load come off, never as the final rep begins.
+                    ended_by = "target reached"
+                    break
                 pos = batch.position_mm.mean(axis=1)
                 span_s = (batch.t_us[-1] - batch.t_us[0]) / 1e6
                 why = self.supervisor.implausible(
