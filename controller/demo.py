@@ -10,13 +10,11 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from controller.handles import docked, wait_handles_up
 from controller.loads import check_load
-from controller.reps import CableRepEngine, Rep, SetSummary
+from controller.rep_report import rep_line
+from controller.reps import CableRepEngine, SetSummary
 from firmware_bridge.client import DeviceClient
-from firmware_bridge.messages import SampleStatus, Telemetry
-
-HANDLES_UP_MM = 30.0
-HANDLES_UP_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -52,23 +50,6 @@ def sim_url(seed: int, workout: tuple[DemoSet, ...] = DEMO_WORKOUT) -> str:
     return f"sim://?seed={seed}&reps={reps}&rest={rest:g}"
 
 
-def _handles_up(batch: Telemetry) -> bool:
-    held = (batch.status & SampleStatus.HANDLE_HELD).astype(bool).all(axis=1)
-    return bool(held[-1]) and float(batch.position_mm[-1].min()) > HANDLES_UP_MM
-
-
-def _released(batch: Telemetry) -> bool:
-    return bool((batch.status[-1] & SampleStatus.DOCKED).all())
-
-
-def rep_line(rep: Rep, count: int, target: int) -> str:
-    kind = {"full": "rep", "partial": "partial", "ignored": "ignored"}[rep.kind]
-    pct = f" ({rep.rom_pct:3.0f}%)" if rep.rom_pct is not None else ""
-    return (f"  {kind:7s} {count:2d}/{target}  range {rep.rom_mm:4.0f} mm{pct}  "
-            f"concentric {rep.mean_concentric_m_s:.2f} m/s in {rep.concentric_s:.1f} s, "
-            f"eccentric {rep.eccentric_s:.1f} s")
-
-
 async def run_set(dev: DeviceClient, index: int, plan: DemoSet, say: Callable[[str], None],
                   reference_mm: float | None = None) -> tuple[SetResult, float | None]:
     """One set; returns its result and the reference range to carry to the next set."""
@@ -76,22 +57,14 @@ async def run_set(dev: DeviceClient, index: int, plan: DemoSet, say: Callable[[s
     load = check_load(plan.load_kg, dev.info.max_load_kg)
     engine = CableRepEngine(dev.info.cable_count, reference_mm=reference_mm)
     async with contextlib.aclosing(dev.telemetry()) as stream:
-        up_since: float | None = None
-        async for batch in stream:
-            t = batch.t_us[-1] / 1e6
-            if not _handles_up(batch):
-                up_since = None
-                continue
-            up_since = t if up_since is None else up_since
-            if t - up_since >= HANDLES_UP_S:
-                break
+        await wait_handles_up(stream.__anext__)
         applied = await dev.set_load(load)
         say(f"  load applied: {applied[0]:.1f} kg per cable")
         async for batch in stream:
             for rep in engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
                                    batch.tension_n):
                 say(rep_line(rep, engine.combined.full_reps, plan.reps))
-            if engine.combined.ended_by is None and _released(batch):
+            if engine.combined.ended_by is None and docked(batch):
                 for rep in engine.finish("handles released"):
                     say(rep_line(rep, engine.combined.full_reps, plan.reps))
             if engine.combined.ended_by is not None:

@@ -9,6 +9,15 @@ def _f(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def rep_line(rep: Rep, count: int, target: int) -> str:
+    """One rep as it ends, for a live display: kind, count toward the target, the figures."""
+    kind = {"full": "rep", "partial": "partial", "ignored": "ignored"}[rep.kind]
+    pct = f" ({rep.rom_pct:3.0f}%)" if rep.rom_pct is not None else ""
+    return (f"  {kind:7s} {count:2d}/{target}  range {rep.rom_mm:4.0f} mm{pct}  "
+            f"concentric {rep.mean_concentric_m_s:.2f} m/s in {rep.concentric_s:.1f} s, "
+            f"eccentric {rep.eccentric_s:.1f} s")
+
+
 def rep_table(reps: list[Rep], summary: SetSummary) -> str:
     head = (f"{'#':>3} {'kind':<8}{'start s':>8}{'conc s':>7}{'ecc s':>7}{'ROM mm':>8}"
             f"{'ROM %':>7}{'MCV m/s':>9}{'peak m/s':>9}{'peak N':>8}{'power W':>9}{'TUT s':>7}")

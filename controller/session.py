@@ -20,19 +20,19 @@ from typing import Protocol
 import numpy as np
 import structlog
 
+from controller.handles import docked, wait_handles_up
 from controller.history import History, SetRecord, now
 from controller.models import CheckIn, PlanFile, RedFlag, SessionLog, SetLog
 from controller.planner import ExercisePlan, next_session
-from controller.reps import CableRepEngine, Rep
+from controller.rep_report import rep_line
+from controller.reps import CableRepEngine
 from controller.safety import DEGRADED_S, Supervisor
 from firmware_bridge.client import CommandTimeout, DeviceClient
-from firmware_bridge.messages import SampleStatus, Telemetry
+from firmware_bridge.messages import Telemetry
 from firmware_bridge.transports.base import LinkClosed, LinkError
 
 log = structlog.get_logger("controller.session")
 
-HANDLES_UP_MM = 30.0
-HANDLES_UP_S = 0.3
 RED_FLAG = "red_flag"
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -63,15 +63,6 @@ class SessionResult:
     status: str
     sets: list[SetRecord] = field(default_factory=list)
     log: SessionLog | None = None
-
-
-def _handles_up(batch: Telemetry) -> bool:
-    held = (batch.status & SampleStatus.HANDLE_HELD).astype(bool).all(axis=1)
-    return bool(held[-1]) and float(batch.position_mm[-1].min()) > HANDLES_UP_MM
-
-
-def _docked(batch: Telemetry) -> bool:
-    return bool((batch.status[-1] & SampleStatus.DOCKED).all())
 
 
 class SessionRunner:
@@ -251,16 +242,7 @@ class SessionRunner:
         self.io.say(f"  set {k}: {load:.1f} kg x {target} - take up the handles")
         ended_by = "handles released"
         async with self._telemetry(dev) as q:
-            up_since: float | None = None
-            while True:
-                batch = await self._next(q, dev)
-                t = batch.t_us[-1] / 1e6
-                if not _handles_up(batch):
-                    up_since = None
-                    continue
-                up_since = t if up_since is None else up_since
-                if t - up_since >= HANDLES_UP_S:
-                    break
+            await wait_handles_up(lambda: self._next(q, dev))
             self.supervisor.arm()  # the person took up the handles at the unit
             value = self.supervisor.check(load, allowed_kg=load)
             loop = asyncio.get_running_loop()
@@ -272,7 +254,7 @@ class SessionRunner:
                 new = engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
                                   batch.tension_n)
                 for rep in new:
-                    self._say_rep(rep, engine.combined.full_reps, target)
+                    self.io.say("  " + rep_line(rep, engine.combined.full_reps, target))
                 self._partial = record("link lost")
                 if new and engine.combined.full_reps >= target:
                     # The final rep is over (lowered, the cable slowing at the bottom): only
@@ -291,9 +273,9 @@ class SessionRunner:
                     self.supervisor.event("implausible", why)
                     ended_by = "safety stop"
                     break
-                if engine.combined.ended_by is None and _docked(batch):
+                if engine.combined.ended_by is None and docked(batch):
                     for rep in engine.finish("handles released"):
-                        self._say_rep(rep, engine.combined.full_reps, target)
+                        self.io.say("  " + rep_line(rep, engine.combined.full_reps, target))
                 if engine.combined.ended_by is not None:
                     ended_by = engine.combined.ended_by
                     break
@@ -373,11 +355,6 @@ class SessionRunner:
             raise LinkLost("STOP could not be confirmed")
         self.supervisor.applied_kg = 0.0
         self.supervisor.disarm("set finished", report=False)
-
-    def _say_rep(self, rep: Rep, count: int, target: int) -> None:
-        kind = {"full": "rep", "partial": "partial", "ignored": "ignored"}[rep.kind]
-        self.io.say(f"    {kind:7s} {count:2d}/{target}  {rep.rom_mm:4.0f} mm  "
-                    f"{rep.mean_concentric_m_s:.2f} m/s")
 
     @staticmethod
     def _set_log(item: ExercisePlan, r: SetRecord) -> SetLog:

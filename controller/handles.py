@@ -1,0 +1,33 @@
+"""What the cable telemetry says about the handles: taken up, or back in the dock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from firmware_bridge.messages import SampleStatus, Telemetry
+
+HANDLES_UP_MM = 30.0
+HANDLES_UP_S = 0.3  # held out of the dock this long: the person has taken them up
+
+
+def handles_up(batch: Telemetry) -> bool:
+    held = (batch.status & SampleStatus.HANDLE_HELD).astype(bool).all(axis=1)
+    return bool(held[-1]) and float(batch.position_mm[-1].min()) > HANDLES_UP_MM
+
+
+def docked(batch: Telemetry) -> bool:
+    return bool((batch.status[-1] & SampleStatus.DOCKED).all())
+
+
+async def wait_handles_up(next_batch: Callable[[], Awaitable[Telemetry]]) -> None:
+    """Return once the handles have been held out of the dock for HANDLES_UP_S."""
+    up_since: float | None = None
+    while True:
+        batch = await next_batch()
+        t = batch.t_us[-1] / 1e6
+        if not handles_up(batch):
+            up_since = None
+            continue
+        up_since = t if up_since is None else up_since
+        if t - up_since >= HANDLES_UP_S:
+            return
