@@ -87,7 +87,7 @@ def demo(device: str | None, seed: int, speed: float) -> None:
     from controller.demo import DEMO_WORKOUT, run_workout, sim_url, summary_table
 
     url = device or sim_url(seed)
-    in_process = url.startswith("sim:")
+    in_process = url.startswith(("sim:", "ble://sim"))
     bind_session(new_session_id())
 
     def say(line: str) -> None:

@@ -138,6 +138,7 @@ class DeviceClient:
         self._load_on = False
         self._health = LinkHealth()
         self._status_waiters: list[asyncio.Future[Status]] = []
+        self._closing = False
         self._gone_dropped = 0
         # Unknown until HELLO is answered; bound as null so every line has the same keys.
         self.log = log.bind(link=self.url, device_serial=None, firmware=None)
@@ -174,11 +175,18 @@ class DeviceClient:
             # A clean close leaves the unit unloaded now, not when the lease runs out.
             with contextlib.suppress(LinkClosed, OSError):
                 await self._send(Stop(), self._next_seq())
+        self._closing = True
+        pending = [t for t in self._tasks if not t.done()]
+        for _ in range(5):  # a cancel can be lost in a race (asyncio.wait_for in 3.11): repeat
+            if not pending:
+                break
+            for t in pending:
+                t.cancel()
+            _, still = await asyncio.wait(pending, timeout=0.5)
+            pending = list(still)
         for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+            if t.done() and not t.cancelled():
+                t.exception()  # retrieved: a task that died of a lost link says so in the log
         self._tasks.clear()
         if self.transport is not None:
             await self.transport.close()
@@ -344,7 +352,7 @@ class DeviceClient:
         period = 1.0 / self.heartbeat_hz
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
+        while not self._closing:
             await self._send(Heartbeat(), self._next_seq())
             next_at += period
             await asyncio.sleep(max(0.0, next_at - loop.time()))

@@ -14,9 +14,11 @@ SCHEMES = {
     "sim": "firmware_bridge.transports.sim_link",
     "serial": "firmware_bridge.transports.serial_link",
     "tcp": "firmware_bridge.transports.tcp_link",
+    "ble": "firmware_bridge.transports.ble_link",
 }
 
-EXAMPLES = "sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://127.0.0.1:7878"
+EXAMPLES = ("sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://127.0.0.1:7878, "
+            "ble://AA:BB:CC:DD:EE:FF, ble://sim?seed=1")
 
 
 def scheme_of(url: str) -> str:

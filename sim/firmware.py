@@ -103,7 +103,7 @@ class SimUnit:
     _low_tension_us: int = 0
     _deload: tuple[str, int] | None = None
     _seq: int = 0
-    _out: bytearray = field(default_factory=bytearray)
+    _out: list[bytes] = field(default_factory=list)  # whole frames (BLE sends one each)
     _decoder: FrameDecoder = field(default_factory=FrameDecoder)
     _batch: np.ndarray | None = None
     _batch_n: int = 0
@@ -448,9 +448,12 @@ class SimUnit:
         self._seq = (self._seq + 1) & 0xFF
         frame = self.faults.apply(encode(msg, self._seq), msg.TYPE)
         if frame is not None:
-            self._out += frame
+            self._out.append(frame)
 
     def take_output(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
+        return b"".join(self.take_frames())
+
+    def take_frames(self) -> list[bytes]:
+        """What the unit has to send, frame by frame (a duplicated frame is one item)."""
+        out, self._out = self._out, []
         return out
