@@ -17,7 +17,7 @@ from sim.pty_link import PtyTransport
 from sim.runner import tick_forever
 from sim.serve import UnitServer
 
-LINKS = ["memory", "pty", "tcp"]
+LINKS = ["memory", "pty", "tcp", "ble"]
 
 
 @dataclass
@@ -29,6 +29,20 @@ class SimHandle:
 
 @contextlib.asynccontextmanager
 async def running_sim(kind: str, **options: object) -> AsyncIterator[SimHandle]:
+    if kind == "ble":  # the unit behind a real GATT server; the host through BleakClient
+        from urllib.parse import urlencode
+
+        from sim.ble_unit import _UNITS, start_ble_unit
+
+        query = {k: str(v) for k, v in options.items()}
+        url = f"ble://sim?{urlencode(query)}"
+        await start_ble_unit(url, query)
+        ble = _UNITS[asyncio.get_running_loop()][url]
+        try:
+            yield SimHandle(ble.unit, url, kind)
+        finally:
+            ble.ticker.cancel()
+        return
     unit = SimOptions(**options).build_unit()
     server = UnitServer(unit)
     tasks = [asyncio.create_task(tick_forever(unit, server.flush))]
