@@ -21,7 +21,8 @@ from firmware_bridge.client import DeviceClient, DeviceError
 from firmware_bridge.links import scheme_of
 from firmware_bridge.transports.base import LinkClosed, LinkError
 
-DEVICE_HELP = "Device URL: sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://HOST:PORT."
+DEVICE_HELP = ("Device URL: sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://HOST:PORT, "
+               "ble://ADDRESS or ble://NAME, ble://sim?seed=1.")
 
 
 class UsageProblem(click.UsageError):
@@ -220,6 +221,38 @@ def check_now(kg: str) -> None:
         raise UsageProblem(str(e)) from None
     except click.ClickException:
         raise
+
+
+@device.command("scan")
+@click.option("--timeout", "seconds", type=click.FloatRange(1, 120), default=8.0,
+              show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="List every BLE device, not only units.")
+def device_scan(seconds: float, show_all: bool) -> None:
+    """List Halfstep units (and Vitruvian trainers) advertising nearby, with their URLs."""
+
+    async def main() -> list[tuple[str, str, int | None]]:
+        from bleak import BleakScanner
+        from bleak.exc import BleakError
+
+        try:
+            found = await BleakScanner.discover(timeout=seconds, return_adv=True)
+        except (BleakError, OSError, FileNotFoundError) as e:
+            raise click.ClickException(f"Bluetooth is not available here ({e})") from None
+        except Exception as e:  # the platform's own errors (D-Bus, adapters) land here
+            raise click.ClickException(f"Bluetooth is not available here ({e})") from None
+        out = []
+        for device, adv in found.values():
+            name = adv.local_name or device.name or ""
+            if show_all or name.startswith(("Halfstep", "Vee", "VIT")):
+                out.append((device.address, name, adv.rssi))
+        return out
+
+    rows = _run(main)
+    if not rows:
+        click.echo("no units found")
+    for address, name, rssi in sorted(rows, key=lambda r: -(r[2] or -999)):
+        scheme = "vitruvian" if name.startswith(("Vee", "VIT")) else "ble"
+        click.echo(f"{scheme}://{address}  {name}  rssi {rssi}")
 
 
 @device.command("stop")

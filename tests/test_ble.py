@@ -70,3 +70,12 @@ def test_demo_over_ble_end_to_end():
               timeout=180)
     assert res.returncode == 0, res.stderr
     assert "total: " in res.stdout and res.stdout.count(" seated row ") >= 4
+
+
+def test_scan_lists_units_or_says_why_it_cannot():
+    res = run("device", "scan", "--timeout", "2")
+    assert "Traceback" not in res.stderr
+    if res.returncode == 0:  # a machine with a Bluetooth adapter
+        assert res.stdout.strip()
+    else:  # none here: a clear message, exit 1
+        assert res.returncode == 1 and "Bluetooth is not available here" in res.stderr
