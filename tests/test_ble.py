@@ -79,3 +79,9 @@ def test_scan_lists_units_or_says_why_it_cannot():
         assert res.stdout.strip()
     else:  # none here: a clear message, exit 1
         assert res.returncode == 1 and "Bluetooth is not available here" in res.stderr
+
+
+def test_a_real_address_without_a_unit_is_a_clear_error():
+    res = run("device", "info", "--device", "ble://AA:BB:CC:DD:EE:FF", timeout=60)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "Bluetooth is not available here" in res.stderr or "no unit" in res.stderr

@@ -68,31 +68,46 @@ async def open_link(url: str) -> BleTransport:
     target = parts.netloc or parts.path.lstrip("/")
     if not target:
         raise LinkError(f"{url}: expected ble://ADDRESS, ble://NAME or ble://sim?seed=1")
-    backend = None
-    address: Any = target
-    if target == "sim":
-        from sim.ble_unit import start_ble_unit
-
-        params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        address, backend = await start_ble_unit(url, params)
-    elif ":" not in target:  # a name: find it first
-        device = await BleakScanner.find_device_by_name(target, timeout=10.0)
-        if device is None:
-            raise LinkError(f"{url}: no unit named {target!r} found in 10 s")
-        address = device
     transport: BleTransport
 
     def disconnected(client: Any) -> None:
         transport.on_disconnect(client)
 
-    client = BleakClient(address, disconnected_callback=disconnected, backend=backend,
-                         timeout=10.0)
-    transport = BleTransport(url, client)
+    if target == "sim":  # in-process: the real BleakClient, a bumble link instead of a radio
+        from sim.ble_unit import start_ble_unit
+
+        params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        address, backend = await start_ble_unit(url, params)
+        client = BleakClient(address, disconnected_callback=disconnected, backend=backend,
+                             timeout=10.0)
+        transport = BleTransport(url, client)
+        try:
+            await client.connect()
+        except Exception as e:
+            raise LinkError(f"{url}: cannot connect ({e})") from None
+    else:  # a real unit: find it, then connect with retries (stale BlueZ state, flaky links)
+        from bleak_retry_connector import establish_connection
+
+        try:
+            device = (await BleakScanner.find_device_by_address(target, timeout=10.0)
+                      if ":" in target else
+                      await BleakScanner.find_device_by_name(target, timeout=10.0))
+        except Exception as e:
+            raise LinkError(f"{url}: Bluetooth is not available here ({e})") from None
+        if device is None:
+            raise LinkError(f"{url}: no unit {target!r} found in 10 s")
+        transport = BleTransport(url, None)
+        try:
+            client = await establish_connection(BleakClient, device, device.name or target,
+                                                disconnected_callback=disconnected,
+                                                max_attempts=3)
+        except Exception as e:
+            raise LinkError(f"{url}: cannot connect ({e})") from None
+        transport.client = client
     try:
-        await client.connect()
         await client.start_notify(TX_UUID, transport.on_notify)
     except Exception as e:
-        raise LinkError(f"{url}: cannot connect ({e})") from None
+        raise LinkError(f"{url}: cannot subscribe to the unit's notifications ({e})") from None
     if client.mtu_size < PREFERRED_MTU - 3:
         await transport.close()
         raise LinkError(f"{url}: ATT MTU {client.mtu_size} is too small for whole frames "
