@@ -17,7 +17,8 @@ import click
 
 from controller.loads import LoadError, check_load
 from controller.logs import bind_session, configure_logging, new_session_id
-from firmware_bridge.client import DeviceClient, DeviceError
+from firmware_bridge.client import DeviceError
+from firmware_bridge.devices import device_client
 from firmware_bridge.links import scheme_of
 from firmware_bridge.transports.base import LinkClosed, LinkError
 
@@ -88,14 +89,14 @@ def demo(device: str | None, seed: int, speed: float) -> None:
     from controller.demo import DEMO_WORKOUT, run_workout, sim_url, summary_table
 
     url = device or sim_url(seed)
-    in_process = url.startswith(("sim:", "ble://sim"))
+    in_process = url.startswith(("sim:", "ble://sim", "vitruvian://sim"))
     bind_session(new_session_id())
 
     def say(line: str) -> None:
         click.echo(line)
 
     async def main() -> None:
-        async with DeviceClient(url) as dev:
+        async with device_client(url) as dev:
             assert dev.info is not None
             say(f"unit {dev.info.serial} (firmware {dev.info.firmware_version}, "
                 f"{dev.info.cable_count} cable(s), max {dev.info.max_load_kg:.1f} kg) on {url}")
@@ -176,7 +177,7 @@ def device_info(device: str) -> None:
     """Print the unit's device info as JSON."""
 
     async def main() -> None:
-        async with DeviceClient(device) as dev:
+        async with device_client(device) as dev:
             assert dev.info is not None
             click.echo(json.dumps(dev.info.as_dict(), indent=2))
 
@@ -193,7 +194,7 @@ def device_set_load(kg: str, device: str, hold: float) -> None:
     check_now(kg)
 
     async def main() -> None:
-        async with DeviceClient(device) as dev:
+        async with device_client(device) as dev:
             assert dev.info is not None
             # The same gate as every other load: the person at the unit asked for this load.
             from controller.safety import SafetyRefusal, Supervisor
@@ -261,7 +262,7 @@ def device_stop(device: str) -> None:
     """Ramp the unit's load to zero and wait until telemetry confirms it."""
 
     async def main() -> None:
-        async with DeviceClient(device) as dev:
+        async with device_client(device) as dev:
             await dev.stop()
             click.echo(json.dumps({"stopped": True}))
 

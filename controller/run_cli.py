@@ -90,17 +90,17 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         from controller.history import History
         from controller.logs import bind_session, new_session_id
         from controller.session import SessionRunner
-        from firmware_bridge.client import DeviceClient
+        from firmware_bridge.devices import device_client
 
         plan = load_plan(path)
         day = today or dt.date.today()
         url = device or f"sim://?seed={seed}&rest=60"
-        brief = _sim_person(plan, seed) if url.startswith("sim:") else None
+        brief = _sim_person(plan, seed) if "sim" in url.split("?")[0] else None
         bind_session(new_session_id())
 
         async def main() -> None:
             with History(db_path) as history:
-                runner = SessionRunner(lambda: DeviceClient(url), plan, history,
+                runner = SessionRunner(lambda: device_client(url), plan, history,
                                        TerminalIO(auto_pain, auto_yes), day, brief=brief)
                 result = await runner.run()
                 if result.log is not None:
@@ -111,7 +111,8 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                            f"{sum(s.full_reps for s in result.sets)} reps; saved to {db_path} "
                            f"and {path}")
 
-        run_async(main, speed if url.startswith("sim:") else 1.0)
+        in_process = url.startswith(("sim:", "ble://sim", "vitruvian://sim"))
+        run_async(main, speed if in_process else 1.0)
 
     @cli.group()
     def history() -> None:

@@ -18,11 +18,14 @@ SCHEMES = {
 }
 
 EXAMPLES = ("sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://127.0.0.1:7878, "
-            "ble://AA:BB:CC:DD:EE:FF, ble://sim?seed=1")
+            "ble://AA:BB:CC:DD:EE:FF, ble://sim?seed=1, vitruvian://AA:BB:CC:DD:EE:FF, "
+            "vitruvian://sim?seed=1")
 
 
 def scheme_of(url: str) -> str:
     scheme, sep, _ = url.partition(":")
+    if scheme == "vitruvian" and sep:
+        return scheme  # a device driver of its own (firmware_bridge/devices.py), not a link
     if not sep or scheme not in SCHEMES:
         raise LinkError(f"unsupported device URL {url!r}; expected one of: {EXAMPLES}")
     return scheme
