@@ -51,6 +51,7 @@ class VitruvianClient:
         self._health = LinkHealth()
         self.rep_count: v.RepCount | None = None
         self.target_reps: int | None = None
+        self.program_mode = v.ProgramMode.OLD_SCHOOL  # the trainer's own load profile
         self._seq = 0
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -146,7 +147,8 @@ class VitruvianClient:
         if value == 0:
             await self.stop(confirm=False)
             return (0.0, 0.0)
-        await self._write(v.program_frame(float(value), reps or self.target_reps))
+        await self._write(v.program_frame(float(value), reps or self.target_reps,
+                                          self.program_mode))
         self._health.commands += 1
         return (float(value), float(value))
 

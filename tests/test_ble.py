@@ -32,16 +32,30 @@ async def test_the_gatt_profile_as_bleak_sees_it():
         assert dev.transport.notifications - n0 >= 4  # 100 Hz in 10-sample notifications
 
 
-def session_over_ble(tmp_path, query: str):
+def session_over_ble(tmp_path, query: str, watch=None):
     plan = one_exercise_plan()
     url = f"ble://sim?seed=6&rest=30&{query}"
     io = ScriptedIO()
 
     async def main():
+        from sim.ble_unit import _UNITS
+
         with History(tmp_path / "h.sqlite") as history:
             runner = SessionRunner(lambda: DeviceClient(url), plan, history, io, DAY,
                                    brief=_sim_person(plan, 1))
-            result = await runner.run()
+
+            async def monitor():
+                while True:
+                    await asyncio.sleep(0.01)
+                    ble = _UNITS.get(asyncio.get_running_loop(), {}).get(url)
+                    if ble is not None and watch is not None:
+                        watch(ble.unit, runner)
+
+            task = asyncio.create_task(monitor())
+            try:
+                result = await runner.run()
+            finally:
+                task.cancel()
             return result, history.session(result.session_id)
 
     with asyncio.Runner(loop_factory=loop_factory(0)) as r:
@@ -57,7 +71,22 @@ def test_a_session_over_ble_with_lost_notifications(tmp_path):
 
 
 def test_a_dropped_ble_connection_mid_set_reconnects_and_keeps_the_reps(tmp_path):
-    _plan, result, stored, io = session_over_ble(tmp_path, "disconnect_at=15")
+    """The same deload, pause and no resume without re-arming as over serial."""
+    state = {"prev": 0, "unarmed": 0, "dropped": None, "zero": None}
+
+    def watch(unit, runner):
+        t, target, applied = unit.now_us / 1e6, max(unit.targets), max(unit.applied_half_kg)
+        if target > state["prev"] and not runner.supervisor.armed:
+            state["unarmed"] += 1
+        if state["dropped"] is None and unit.faults.disconnect_at_s is None:
+            state["dropped"] = t
+        if state["dropped"] is not None and state["zero"] is None and not applied:
+            state["zero"] = t
+        state["prev"] = target
+
+    _plan, result, stored, io = session_over_ble(tmp_path, "disconnect_at=15", watch)
+    assert state["unarmed"] == 0  # no load again until the person re-arms
+    assert state["zero"] - state["dropped"] <= 0.5 + 7.0 / 30 + 0.1  # lease (or HELLO) + ramp
     kinds = [e["kind"] for e in stored["safety_events"]]
     assert "link_lost" in kinds and "reconnected" in kinds
     lost = [s for s in stored["sets"] if s["ended_by"] == "link lost"]

@@ -46,6 +46,10 @@ async def test_driver_surface_against_the_simulated_trainer():
         assert frame[0x04] == 14 and struct.unpack_from("<f", frame, 0x58)[0] == 12.5
         assert frame == v.program_frame(12.5, 10)
         assert sim.unit.targets == [25, 25]
+        dev.program_mode = v.ProgramMode.PUMP  # every documented field, for a given mode
+        await dev.set_load(12.5, reps=10)
+        assert sim.programs[-1] == v.program_frame(12.5, 10, v.ProgramMode.PUMP)
+        assert struct.unpack_from("<hhf", sim.programs[-1], 0x30) == (50, 450, 10.0)
         # Rep notifications: the first 3 reps calibrate and are not work.
         await wait_until(lambda: dev.rep_count is not None and dev.rep_count.down >= 5, 60)
         assert dev.rep_count.working == dev.rep_count.down - 3
