@@ -96,6 +96,21 @@ class _Subscriber:
     dropped: int = 0
 
 
+async def first_batch(stream: AsyncIterator[Telemetry], pred: Callable[[Telemetry], bool],
+                      timeout_s: float, url: str) -> Telemetry:
+    """The first batch of `stream` that satisfies `pred` within `timeout_s`."""
+    async def first() -> Telemetry:
+        async for batch in stream:
+            if pred(batch):
+                return batch
+        raise LinkClosed(f"{url}: closed while waiting for telemetry")
+
+    try:
+        return await asyncio.wait_for(first(), timeout_s)
+    except TimeoutError:
+        raise CommandTimeout(f"no confirming telemetry within {timeout_s:.1f} s") from None
+
+
 def kg_to_half_kg(kg: float) -> int:
     """Wire units are 0.5 kg steps; a load that is not a whole number of steps is refused."""
     steps = kg * 2
@@ -266,16 +281,7 @@ class DeviceClient:
     async def wait_for_sample(self, pred: Callable[[Telemetry], bool],
                               timeout_s: float) -> Telemetry:
         """The first batch from now on that satisfies `pred`, or CommandTimeout."""
-        async def first() -> Telemetry:
-            async for batch in self.telemetry():
-                if pred(batch):
-                    return batch
-            raise LinkClosed(f"{self.url}: closed while waiting for telemetry")
-
-        try:
-            return await asyncio.wait_for(first(), timeout_s)
-        except TimeoutError:
-            raise CommandTimeout(f"no confirming telemetry within {timeout_s:.1f} s") from None
+        return await first_batch(self.telemetry(), pred, timeout_s, self.url)
 
     @property
     def health(self) -> LinkHealth:

@@ -21,7 +21,7 @@ import numpy as np
 import structlog
 
 from firmware_bridge import vitruvian as v
-from firmware_bridge.client import CommandTimeout, LinkHealth, kg_to_half_kg
+from firmware_bridge.client import CommandTimeout, LinkHealth, first_batch, kg_to_half_kg
 from firmware_bridge.messages import (
     PROTOCOL_VERSION,
     DeviceInfo,
@@ -221,16 +221,7 @@ class VitruvianClient:
 
     async def wait_for_sample(self, pred: Callable[[Telemetry], bool],
                               timeout_s: float) -> Telemetry:
-        async def first() -> Telemetry:
-            async for b in self.telemetry():
-                if pred(b):
-                    return b
-            raise LinkClosed(f"{self.url}: closed while waiting for telemetry")
-
-        try:
-            return await asyncio.wait_for(first(), timeout_s)
-        except TimeoutError:
-            raise CommandTimeout(f"no confirming sample within {timeout_s:.1f} s") from None
+        return await first_batch(self.telemetry(), pred, timeout_s, self.url)
 
     @property
     def health(self) -> LinkHealth:

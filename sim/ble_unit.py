@@ -33,16 +33,20 @@ _UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {addr
 _central_addresses = itertools.count(1)
 
 
+def peripheral(name: str, address: str) -> tuple[LocalLink, Device]:
+    """A bumble device on a virtual link of its own: the unit end of a simulated radio."""
+    link = LocalLink()
+    controller = Controller(name, link=link, public_address=address)
+    return link, Device(address=Address(address), host=Host(controller, AsyncPipeSink(controller)))
+
+
 class BleUnit:
     """A SimUnit as a GATT peripheral on a bumble link."""
 
     def __init__(self, unit: SimUnit, address: str):
         self.unit = unit
         self.address = address
-        self.link = LocalLink()
-        controller = Controller("unit", link=self.link, public_address=address)
-        self.device = Device(address=Address(address),
-                             host=Host(controller, AsyncPipeSink(controller)))
+        self.link, self.device = peripheral("unit", address)
         self.tx = gatt.Characteristic(TX_UUID, gatt.Characteristic.Properties.NOTIFY,
                                       gatt.Characteristic.Permissions.READABLE, b"")
         rx = gatt.Characteristic(

@@ -13,14 +13,10 @@ import struct
 import weakref
 
 from bumble import gatt
-from bumble.controller import Controller
-from bumble.device import Connection, Device
-from bumble.hci import Address
-from bumble.host import Host
-from bumble.link import LocalLink
-from bumble.transport.common import AsyncPipeSink
+from bumble.device import Connection
 
 from firmware_bridge import vitruvian as v
+from sim.ble_unit import peripheral
 from sim.firmware import SimUnit
 from sim.runner import tick_forever
 
@@ -31,10 +27,7 @@ class VitruvianSim:
     def __init__(self, unit: SimUnit, address: str):
         self.unit = unit
         self.address = address
-        self.link = LocalLink()
-        controller = Controller("vitruvian", link=self.link, public_address=address)
-        self.device = Device(address=Address(address),
-                             host=Host(controller, AsyncPipeSink(controller)))
+        self.link, self.device = peripheral("vitruvian", address)
         props = gatt.Characteristic.Properties
         perms = gatt.Characteristic.Permissions
         self.reps_char = gatt.Characteristic(v.REPS_UUID, props.NOTIFY, perms.READABLE, b"")
