@@ -103,7 +103,7 @@ def long_session() -> tuple[float, float, int, list[float]]:
     from controller.history import History
     from controller.models import Exercise, ProfileKind, SessionLog, SetLog
     from controller.plan_sim import default_plan
-    from controller.run_cli import _sim_person
+    from controller.run_cli import sim_person
     from controller.session import SessionRunner
     from sim.clock import loop_factory
 
@@ -123,7 +123,7 @@ def long_session() -> tuple[float, float, int, list[float]]:
             with History(Path(d) / "h.sqlite") as history:
                 runner = SessionRunner(lambda: DeviceClient("sim://?seed=2&rest=120"), plan,
                                        history, Answers(), day,
-                                       brief=_sim_person(plan, 2))
+                                       brief=sim_person(plan, 2))
 
                 async def sample() -> None:
                     while True:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.handles import docked, wait_handles_up
-from controller.loads import check_load
 from controller.rep_report import rep_line
 from controller.reps import CableRepEngine, SetSummary
+from controller.safety import Supervisor
 from firmware_bridge.client import DeviceClient
 
 
@@ -54,11 +54,14 @@ async def run_set(dev: DeviceClient, index: int, plan: DemoSet, say: Callable[[s
                   reference_mm: float | None = None) -> tuple[SetResult, float | None]:
     """One set; returns its result and the reference range to carry to the next set."""
     assert dev.info is not None
-    load = check_load(plan.load_kg, dev.info.max_load_kg)
+    gate = Supervisor(dev.info.max_load_kg)  # the same gate as every other load change
+    load = plan.load_kg
     engine = CableRepEngine(dev.info.cable_count, reference_mm=reference_mm)
     async with contextlib.aclosing(dev.telemetry()) as stream:
         await wait_handles_up(stream.__anext__)
-        applied = await dev.set_load(load)
+        gate.arm()  # the person took up the handles
+        gate.telemetry_age(dev.health.last_sample_age_s)
+        applied = await dev.set_load(gate.check(load, allowed_kg=load))
         say(f"  load applied: {applied[0]:.1f} kg per cable")
         async for batch in stream:
             for rep in engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,

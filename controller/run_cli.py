@@ -95,7 +95,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         plan = load_plan(path)
         day = today or dt.date.today()
         url = device or f"sim://?seed={seed}&rest=60"
-        brief = _sim_person(plan, seed) if "sim" in url.split("?")[0] else None
+        brief = sim_person(plan, seed) if "sim" in url.split("?")[0] else None
         bind_session(new_session_id())
 
         async def main() -> None:
@@ -191,7 +191,7 @@ def _open(db_path: Path) -> Any:
     return History(db_path)
 
 
-def _sim_person(plan: Any, seed: int) -> Any:
+def sim_person(plan: Any, seed: int) -> Any:
     """The simulated person reads the panel: reps to aim for, rest; has a 1RM per exercise."""
     from sim.body import Body
 

@@ -82,7 +82,8 @@ class SessionRunner:
         self.supervisor = Supervisor(plan.program.unit_max_kg, on_event=self._safety_event)
         self.references: dict[str, float | None] = {}
         self._deload_task: asyncio.Task | None = None
-        self._partial: SetRecord | None = None
+        # What the set in progress has done so far, built only if the link is lost.
+        self._partial: Callable[[str], SetRecord] | None = None
 
     def _safety_event(self, kind: str, cause: str, **data: object) -> None:
         dev = self.dev
@@ -207,8 +208,8 @@ class SessionRunner:
         try:
             return await self._run_set(item, k, load)
         except (LinkClosed, LinkLost, CommandTimeout) as e:
-            record = self._partial
-            assert record is not None
+            assert self._partial is not None
+            record = self._partial("link lost")
             self.supervisor.applied_kg = 0.0
             self.supervisor.disarm(f"link lost during the set: {e}")
             self.supervisor.event("link_lost", str(e), exercise=item.exercise, set_index=k)
@@ -236,7 +237,7 @@ class SessionRunner:
                              s.time_under_tension_s, ended_by, started, now(),
                              list(engine.combined.reps))
 
-        self._partial = record("link lost")
+        self._partial = record
         if self.brief is not None:
             self.brief(dev, item, load)
         self.io.say(f"  set {k}: {load:.1f} kg x {target} - take up the handles")
@@ -255,7 +256,6 @@ class SessionRunner:
                                   batch.tension_n)
                 for rep in new:
                     self.io.say("  " + rep_line(rep, engine.combined.full_reps, target))
-                self._partial = record("link lost")
                 if new and engine.combined.full_reps >= target:
                     # The final rep is over (lowered, the cable slowing at the bottom): only
                     # now does the load come off, never as the final rep begins.

@@ -294,11 +294,14 @@ class SimUnit:
 
     # ---- host frames ------------------------------------------------------------------------
 
+    def renew_lease(self) -> None:
+        self._lease_deadline_us = self.now_us + self.config.lease_ms * 1000
+
     def receive(self, data: bytes) -> None:
         for frame in self._decoder.feed(data):
             self.frames_in += 1
             if self.lease_held:
-                self._lease_deadline_us = self.now_us + self.config.lease_ms * 1000
+                self.renew_lease()
             self._handle(frame.seq, frame.msg)
 
     def _handle(self, seq: int, msg: Message) -> None:
@@ -316,7 +319,7 @@ class SimUnit:
                     self.log("deload_on_hello", reason="HELLO starts a new host session")
                 self.lease_held, self.lease_lost = True, False
                 self.faults_bits &= ~FaultBits.LEASE_EXPIRED
-                self._lease_deadline_us = self.now_us + cfg.lease_ms * 1000
+                self.renew_lease()
                 self._emit(cfg.info())
                 if not was:
                     self._emit(Event(self.now_us, EventCode.HOST_CONNECTED))

@@ -167,38 +167,36 @@ class Lifter:
                         pause = self._rng.random() < p.pause_prob
                         self._go(Phase.TOP_PAUSE)
                         self._timer = self._rng.uniform(0.4, 1.5) if pause else 0.0
-            case Phase.STALL:
+            case Phase.STALL | Phase.TOP_PAUSE | Phase.BOTTOM_PAUSE:
                 self.velocity_m_s = 0.0
                 if self._aborted(load_kg):
                     return
                 self._timer -= dt
                 if self._timer <= 0:
-                    top, duration, _ = self._stall
-                    self._stall = None
-                    self._go(Phase.CONCENTRIC)
-                    self._move(self.position_mm, top, duration)
-            case Phase.TOP_PAUSE:
-                self.velocity_m_s = 0.0
-                if self._aborted(load_kg):
-                    return
-                self._timer -= dt
-                if self._timer <= 0:
-                    self._go(Phase.ECCENTRIC)
-                    dist = self.position_mm - p.start_mm
-                    self._move(self.position_mm, p.start_mm, dist / 1000 / p.eccentric_m_s)
+                    self._pause_over(load_kg)
             case Phase.ECCENTRIC:
                 if self._aborted(load_kg):
                     return
                 if self._follow():
                     self._finish_rep()
-            case Phase.BOTTOM_PAUSE:
-                self.velocity_m_s = 0.0
-                if self._aborted(load_kg):
-                    return
-                self._timer -= dt
-                if self._timer <= 0:
-                    self._start_rep(load_kg)
         self._last_load = load_kg
+
+    def _pause_over(self, load_kg: float) -> None:
+        """A hold ends: a stall resumes the lift, the top starts the lowering, the bottom the
+        next rep."""
+        p = self.profile
+        if self.phase is Phase.STALL:
+            assert self._stall is not None
+            top, duration, _ = self._stall
+            self._stall = None
+            self._go(Phase.CONCENTRIC)
+            self._move(self.position_mm, top, duration)
+        elif self.phase is Phase.TOP_PAUSE:
+            self._go(Phase.ECCENTRIC)
+            dist = self.position_mm - p.start_mm
+            self._move(self.position_mm, p.start_mm, dist / 1000 / p.eccentric_m_s)
+        else:
+            self._start_rep(load_kg)
 
     # ---- rep mechanics ----------------------------------------------------------------------
 

@@ -91,15 +91,3 @@ class UnitServer:
             if self.link is link:
                 self.link = None
             await link.close()
-
-
-async def run_unit(unit: SimUnit, link: Transport) -> None:
-    """Serve one host over one link until the link closes or the task is cancelled."""
-    server = UnitServer(unit)
-    ticker = asyncio.create_task(tick_forever(unit, server.flush))
-    try:
-        await server.serve_link(link)
-    finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker

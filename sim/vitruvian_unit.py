@@ -49,8 +49,9 @@ class VitruvianSim:
             tick_forever(u, self.flush), name="vitruvian-sim")
 
     def _alive(self) -> None:
+        """Any access keeps the trainer awake (it has no lease; our unit underneath has)."""
         self.unit.lease_held, self.unit.lease_lost = True, False
-        self.unit._lease_deadline_us = self.unit.now_us + 5_000_000
+        self.unit.renew_lease()
 
     async def _command(self, connection: Connection, value: bytes) -> None:
         self._alive()
@@ -93,7 +94,7 @@ async def start_vitruvian_sim(key: str, seed: int) -> VitruvianSim:
     loop = asyncio.get_running_loop()
     units = _UNITS.setdefault(loop, {})
     if key not in units:
-        unit = SimOptions(seed=seed, cables=2, serial="VFORMSIM").build_unit()
+        unit = SimOptions(seed=seed, cables=2, serial="VFORMSIM", lease_ms=5000).build_unit()
         unit.lifter.profile.one_rm_kg *= 2  # two handles: the load on both cables together
         sim = VitruvianSim(unit, f"F1:00:00:00:00:{len(units) + 1:02X}")
         await sim.start()

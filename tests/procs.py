@@ -58,6 +58,21 @@ class Background:
                 return rec
         raise AssertionError(f"no {event!r} log line; saw:\n" + "\n".join(self.err_lines[-30:]))
 
+    def drain(self, seconds: float = 0.5) -> list[dict]:
+        """Every JSON log line that arrives within `seconds` (and any not yet read)."""
+        end = time.monotonic() + seconds
+        out = []
+        while True:
+            try:
+                line = self._err_q.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                return out
+            self.err_lines.append(line)
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

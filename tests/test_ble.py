@@ -7,7 +7,7 @@ import asyncio
 
 from controller.history import History
 from controller.planner import next_session
-from controller.run_cli import _sim_person
+from controller.run_cli import sim_person
 from controller.session import SessionRunner
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.gatt import PREFERRED_MTU, RX_UUID, SERVICE_UUID, TX_UUID
@@ -42,7 +42,7 @@ def session_over_ble(tmp_path, query: str, watch=None):
 
         with History(tmp_path / "h.sqlite") as history:
             runner = SessionRunner(lambda: DeviceClient(url), plan, history, io, DAY,
-                                   brief=_sim_person(plan, 1))
+                                   brief=sim_person(plan, 1))
 
             async def monitor():
                 while True:

@@ -36,21 +36,29 @@ def test_device_info_over_a_real_pty(pty_sim):
     sim.wait_log("host_connected")
 
 
-def test_set_load_off_grid_is_refused_naming_the_nearest_loads(pty_sim):
-    _, url = pty_sim
-    res = run("device", "set-load", "12.3", "--device", url)
-    assert res.returncode == 2
-    assert "12.0 kg and 12.5 kg" in res.stderr
-    assert "Traceback" not in res.stderr
-
-
-def test_set_load_above_max_is_refused_naming_the_maximum(pty_sim):
+@pytest.mark.parametrize("kg,message", [
+    ("12.3", "12.0 kg and 12.5 kg"),  # off the grid: the nearest valid loads
+    ("500", "maximum of 100.0 kg"),  # above the unit: its maximum (asked of the unit first)
+])
+def test_bad_loads_are_refused_and_never_reach_the_unit(pty_sim, kg, message):
     sim, url = pty_sim
-    res = run("device", "set-load", "500", "--device", url)
+    res = run("device", "set-load", kg, "--device", url)
     assert res.returncode == 2
-    assert "maximum of 100.0 kg" in res.stderr
+    assert message in res.stderr
     assert "Traceback" not in res.stderr
-    sim.wait_log("host_connected")  # it asked the unit for its maximum, then sent nothing
+    events = [r["event"] for r in sim.drain(0.5)]
+    assert "load_target" not in events and "nack" not in events  # nothing was sent
+
+
+def test_sim_serve_fault_flags(tmp_path):
+    sim = Background("sim", "serve", "--tcp", "127.0.0.1:0", "--reboot-at", "1",
+                     "--stuck-sensor-at", "1.5")
+    try:
+        sim.first_line()
+        assert sim.wait_log("boot", reason="reboot")["device_t_ms"] >= 1000
+        sim.wait_log("fault_stuck_sensor")
+    finally:
+        sim.stop()
 
 
 def test_set_load_and_stop_over_a_real_pty(pty_sim):

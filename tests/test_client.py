@@ -242,3 +242,22 @@ async def test_load_modes_through_the_client():
             await dev.set_mode(Mode.ECCENTRIC, 160)  # eccentric overload is capped at 150%
         assert sim.unit.mode == (Mode.ECCENTRIC, 140, 0, 0)
         assert "spotter" in dev.info.as_dict()["modes"]
+
+
+async def test_status_and_events_reach_the_host():
+    async with running_sim("memory", seed=2) as sim, DeviceClient(sim.link) as dev:
+        status = await dev.get_status()
+        assert status.state == DeviceState.ACTIVE and status.targets_half_kg == (0,)
+        events = []
+
+        async def listen():
+            async for e in dev.events():
+                events.append(EventCode(e.code))
+                if e.code == EventCode.DELOADED:
+                    return
+
+        task = asyncio.create_task(listen())
+        await asyncio.sleep(0)
+        await dev.set_load(10)  # nobody holds the handles: the unit deloads by itself
+        await asyncio.wait_for(task, 3)
+        assert events[:2] == [EventCode.HANDLE_RELEASED, EventCode.DELOADED]

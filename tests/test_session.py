@@ -12,7 +12,7 @@ from controller.history import History
 from controller.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
 from controller.plan_sim import default_plan
 from controller.planner import next_session
-from controller.run_cli import _sim_person
+from controller.run_cli import sim_person
 from controller.session import RED_FLAG, SessionRunner
 from firmware_bridge.client import DeviceClient
 from sim.clock import loop_factory
@@ -62,7 +62,7 @@ def run_session(plan: PlanFile, db, url: str, io=None, speed: float = 0, watch=N
     async def main():
         with History(db) as history:
             runner = SessionRunner(lambda: DeviceClient(url), plan, history, io, DAY,
-                                   brief=_sim_person(plan, 1))
+                                   brief=sim_person(plan, 1))
 
             async def monitor():
                 from firmware_bridge.transports.sim_link import _UNITS
