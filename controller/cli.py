@@ -326,11 +326,12 @@ def sim_serve(ctx: click.Context, pty: bool, tcp: tuple[str, int] | None, **opts
 
 
 def _register() -> None:
+    from controller import mqtt_cli, run_cli
     from controller.plan_cli import plan
-    from controller.run_cli import register
 
     cli.add_command(plan)
-    register(cli, _run, _device_option)
+    run_cli.register(cli, _run, _device_option)
+    mqtt_cli.register(cli, _run)
 
 
 _register()

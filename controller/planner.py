@@ -83,13 +83,14 @@ class ExercisePlan:
     change: str  # "start" | "up" | "hold" | "down" | "assess"
     one_rm_kg: float | None
     assessment_loads_kg: tuple[float, ...] = ()
+    cap_kg: float | None = None  # the most a set may carry today, whoever asks (work sets)
 
     def as_dict(self) -> dict[str, Any]:
         return {"exercise": self.exercise, "kind": self.kind, "sets": self.sets,
                 "reps": list(self.reps), "target_reps": self.target_reps,
                 "load_kg": self.load_kg, "rest_s": self.rest_s, "cues": list(self.cues),
                 "change": self.change, "one_rm_kg": self.one_rm_kg,
-                "assessment_loads_kg": list(self.assessment_loads_kg),
+                "assessment_loads_kg": list(self.assessment_loads_kg), "cap_kg": self.cap_kg,
                 "reasons": [r.as_dict() for r in self.reasons]}
 
 
@@ -392,7 +393,8 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
     # Reductions stop at the smallest load there is: resistance never disappears silently.
     load = min(max(GRID, load), max(GRID, cap))
     return ExercisePlan(ex.name, "work", sets, reps, max(reps[0], min(target, reps[1])),
-                        load, dose.rest_s, cues, tuple(reasons), change, st.one_rm)
+                        load, dose.rest_s, cues, tuple(reasons), change, st.one_rm,
+                        cap_kg=max(GRID, cap))
 
 
 def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,

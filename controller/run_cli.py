@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -13,6 +14,8 @@ from typing import Any
 
 import click
 
+from controller.mqtt_cli import mqtt_url
+from controller.mqtt_config import MqttSettings
 from controller.plan_cli import FILE_OPTION, PlanProblem, load_plan, save_plan
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -84,9 +87,14 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
     @click.option("--pain", "auto_pain", type=click.IntRange(0, 10), default=None,
                   help="Answer every pain check-in with this (unattended runs).")
     @click.option("--yes", "auto_yes", is_flag=True, help="Answer yes to resume questions.")
+    @click.option("--mqtt", "mqtt", callback=mqtt_url, metavar="URL",
+                  help="Publish to this broker and take its commands: mqtt://user:pass@host:port"
+                       "[?unit=ID&telemetry=HZ], or mqtts:// (docs/mqtt.md).")
     def run(path: Path, db_path: Path, device: str | None, seed: int, speed: float,
-            today: dt.date | None, auto_pain: int | None, auto_yes: bool) -> None:
+            today: dt.date | None, auto_pain: int | None, auto_yes: bool,
+            mqtt: MqttSettings | None) -> None:
         """Run today's session from the plan on a unit (default: the simulator)."""
+        from controller.events import EventBus
         from controller.history import History
         from controller.logs import bind_session, new_session_id
         from controller.session import SessionRunner
@@ -95,14 +103,30 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         plan = load_plan(path)
         day = today or dt.date.today()
         url = device or f"sim://?seed={seed}&rest=60"
+        in_process = url.startswith(("sim:", "ble://sim", "vitruvian://sim"))
+        if mqtt is not None and in_process and speed == 0:
+            raise click.UsageError("--speed 0 cannot be used with --mqtt: the broker answers in "
+                                   "real time; use a speed from 1 to 20 (default 10)")
         brief = sim_person(plan, seed) if "sim" in url.split("?")[0] else None
         bind_session(new_session_id())
 
         async def main() -> None:
+            from controller.mqtt_sink import MqttSink
+
+            bus = EventBus()
             with History(db_path) as history:
                 runner = SessionRunner(lambda: device_client(url), plan, history,
-                                       TerminalIO(auto_pain, auto_yes), day, brief=brief)
-                result = await runner.run()
+                                       TerminalIO(auto_pain, auto_yes), day, brief=brief,
+                                       bus=bus)
+                async with contextlib.AsyncExitStack() as stack:
+                    if mqtt is not None:
+                        sink = await stack.enter_async_context(MqttSink(mqtt, bus, runner))
+                    result = await runner.run()
+                if mqtt is not None and (sink.stats.dropped_samples or
+                                         sink.stats.dropped_messages or sink.pending):
+                    click.echo(f"MQTT: {sink.stats.dropped_samples} samples dropped, "
+                               f"{sink.stats.dropped_messages + sink.pending} messages not "
+                               f"delivered ({mqtt.redacted()})", err=True)
                 if result.log is not None:
                     save_plan(plan.model_copy(update={"history": [*plan.history,
                                                                   result.log]}), path)
@@ -111,7 +135,6 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                            f"{sum(s.full_reps for s in result.sets)} reps; saved to {db_path} "
                            f"and {path}")
 
-        in_process = url.startswith(("sim:", "ble://sim", "vitruvian://sim"))
         run_async(main, speed if in_process else 1.0)
 
     @cli.group()

@@ -62,6 +62,22 @@ class Supervisor:
     def check(self, kg: float, *, allowed_kg: float, source: str = "session",
               in_set: bool = False) -> float:
         """The load to send, or SafetyRefusal. Zero (deload) is always allowed."""
+        value = self.check_target(kg, allowed_kg=allowed_kg, source=source, in_set=in_set)
+        if value == 0:
+            return 0.0
+        if not self.armed:
+            self.refuse("not armed: after a stop, a reconnect or a reboot the load stays 0 "
+                         "until the person at the unit re-arms", value, allowed_kg, source)
+        if self.link != "ok":
+            self.refuse(f"telemetry {self.link}: no load increases until it is fresh again",
+                         value, allowed_kg, source)
+        return value
+
+    def check_target(self, kg: float, *, allowed_kg: float, source: str = "session",
+                     in_set: bool = False) -> float:
+        """The load rules that hold whatever the unit is doing (grid, unit maximum, the plan's
+        cap, no remote raise during a set): a load chosen for the next set passes here first,
+        then again through `check` when it is applied."""
         try:
             value = check_load(kg, self.unit_max_kg)
         except LoadError as e:
@@ -69,20 +85,17 @@ class Supervisor:
             raise SafetyRefusal(str(e), requested_kg=kg) from None
         if value == 0:
             return 0.0
-        why = None
-        if not self.armed:
-            why = "not armed: after a stop, a reconnect or a reboot the load stays 0 until " \
-                  "the person at the unit re-arms"
-        elif self.link != "ok":
-            why = f"telemetry {self.link}: no load increases until it is fresh again"
-        elif value > allowed_kg:
-            why = f"{value:.1f} kg is above the {allowed_kg:.1f} kg the plan allows for this set"
-        elif source == "remote" and in_set and value > self.applied_kg:
-            why = "a remote request cannot raise the load during a set"
-        if why is not None:
-            self.event("refused", why, requested_kg=value, allowed_kg=allowed_kg, source=source)
-            raise SafetyRefusal(why, requested_kg=value)
+        if value > allowed_kg:
+            self.refuse(f"{value:.1f} kg is above the {allowed_kg:.1f} kg the plan allows for "
+                         "this set", value, allowed_kg, source)
+        if source != "session" and in_set and value > self.applied_kg:
+            self.refuse("a remote request cannot raise the load during a set", value,
+                         allowed_kg, source)
         return value
+
+    def refuse(self, why: str, value: float, allowed_kg: float, source: str) -> None:
+        self.event("refused", why, requested_kg=value, allowed_kg=allowed_kg, source=source)
+        raise SafetyRefusal(why, requested_kg=value, allowed_kg=allowed_kg)
 
     # ---- watching the link and the signal -----------------------------------------------------
 

@@ -13,21 +13,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import structlog
 
+from controller.events import EventBus
 from controller.handles import docked, wait_handles_up
 from controller.history import History, SetRecord, now
 from controller.models import CheckIn, PlanFile, RedFlag, SessionLog, SetLog
-from controller.planner import ExercisePlan, next_session
+from controller.planner import GRID, ExercisePlan, next_session
 from controller.rep_report import rep_line
-from controller.reps import CableRepEngine
+from controller.reps import CableRepEngine, Rep
 from controller.safety import DEGRADED_S, Supervisor
-from firmware_bridge.client import CommandTimeout, DeviceClient
+from firmware_bridge.client import CommandTimeout, DeviceClient, DeviceError
 from firmware_bridge.messages import Telemetry
 from firmware_bridge.transports.base import LinkClosed, LinkError
 
@@ -43,6 +45,33 @@ class LinkLost(LinkClosed):
 
 class SafetyStop(Exception):
     """The signal from the unit cannot be trusted: the session ends (the set is kept)."""
+
+
+class StopRequested(Exception):
+    """STOP from a surface (panel, MQTT): the set in progress ends at once."""
+
+
+_STOP = object()  # put into the telemetry queue to wake the set loop
+
+
+@dataclass
+class LiveState:
+    """What a surface shows of the session right now (published as `state`)."""
+
+    phase: str = "idle"  # idle | armed | set | rest | paused | fault
+    exercise: str | None = None
+    set_index: int | None = None
+    sets: int | None = None
+    target_reps: int | None = None
+    reps: int = 0
+    partial_reps: int = 0
+    applied_kg: float = 0.0
+    next_kg: float | None = None
+    next_max_kg: float | None = None  # the most the next set may be given (the plan's cap)
+    rest_until: float | None = None  # wall clock, seconds since the epoch
+    power_w: float | None = None  # mean concentric power of the last rep, all cables
+    link: str = "ok"
+    reason: str | None = None
 
 
 class RunnerIO(Protocol):
@@ -69,7 +98,8 @@ class SessionRunner:
     def __init__(self, connect: Callable[[], DeviceClient], plan: PlanFile, history: History,
                  io: RunnerIO, today: dt.date,
                  brief: Callable[[DeviceClient, ExercisePlan, float], None] | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 bus: EventBus | None = None):
         self.connect = connect
         self.plan = plan
         self.history = history
@@ -84,10 +114,19 @@ class SessionRunner:
         self._deload_task: asyncio.Task | None = None
         # What the set in progress has done so far, built only if the link is lost.
         self._partial: Callable[[str], SetRecord] | None = None
+        self.bus = bus or EventBus()
+        self.state = LiveState()
+        self._upcoming: tuple[ExercisePlan, int, float] | None = None  # the next set
+        self._chosen: dict[str, float] = {}  # loads chosen between sets, per exercise
+        self._stop_from: str | None = None
+        self._wake = asyncio.Event()
+        self._q: asyncio.Queue | None = None
 
     def _safety_event(self, kind: str, cause: str, **data: object) -> None:
         dev = self.dev
         load = data.pop("load_kg", self.supervisor.applied_kg)
+        self.bus.emit("safety", session=self.session_id or None, kind=kind, cause=cause,
+                      load_kg=load, **data)
         self.history.record_safety_event(
             self.session_id or None, kind, cause, load_kg=load,  # type: ignore[arg-type]
             seq=dev._seq if dev else None,  # the last command's sequence number
@@ -122,23 +161,32 @@ class SessionRunner:
                 for r in item.reasons:
                     self.io.say(f"  [{r.rule}] {r.text}")
                 loads = item.assessment_loads_kg or (item.load_kg,) * item.sets
-                for k, load in enumerate(loads, 1):
+                for k, planned in enumerate(loads, 1):
+                    self._upcoming = (item, k, planned)
+                    if not await self._go_on_after_stop():
+                        result.status = "stopped"
+                        break
                     try:
-                        record = await self._set_with_reconnect(item, k, load)
+                        record = await self._set_with_reconnect(item, k, self._load_for(
+                            item, planned))
                     except SafetyStop as stop:
                         record = stop.args[0]
-                        result.status = "stopped"
+                        result.status = "safety stop"
                     result.sets.append(record)
                     logs.append(self._set_log(item, record))
-                    if result.status == "stopped":
+                    if result.status != "finished":
                         break
                     if k < len(loads):
-                        self.io.say(f"  rest {item.rest_s} s")
-                        await self.sleep(item.rest_s)
-                if result.status == "stopped":
+                        self._upcoming = (item, k + 1, loads[k])
+                        await self._rest(item.rest_s)
+                if result.status == "safety stop":
                     self.io.say("The session was stopped for safety: the unit's signal could "
                                 "not be trusted. Check the unit before the next session.")
+                if result.status != "finished":
                     break
+                self._upcoming = None
+                self._set_state(phase="paused", reason="pain check-in", next_kg=None,
+                                rest_until=None)
                 answer = await self.io.ask_pain(f"Pain during {item.exercise} (0-10, or ! for "
                                                 "a red flag)")
                 if answer == RED_FLAG:
@@ -150,11 +198,13 @@ class SessionRunner:
                 self.history.record_checkin(self.session_id, item.exercise, answer)
             interrupted = False
         finally:
+            self._upcoming = None
             await self._close()  # a clean close sends STOP: the unit is unloaded at once
             if interrupted:
                 self.history.finish_session(self.session_id, status="stopped",
                                             pain_during=max(pains, default=None),
                                             red_flags=[], notes="interrupted")
+                self._emit_session(result, "stopped")
         overall = max(pains, default=0)
         confidence = more = None
         if result.status == "red_flag":
@@ -162,19 +212,126 @@ class SessionRunner:
                         "doctor or physiotherapist before you train again.")
             self.supervisor.event("red_flag", "red flag reported by the user")
         else:
+            self._set_state(phase="paused", reason="session check-in", next_kg=None)
             overall = await self.io.ask_pain("Pain during the session overall (0-10)")
             overall = 0 if overall == RED_FLAG else int(overall)
             self.history.record_checkin(self.session_id, None, overall)
             confidence = await self.io.ask_number("How confident does moving feel (0-10)?",
                                                   0, 10)
             more = await self.io.ask_yes("Do you feel more capable than a few weeks ago?")
-        self.history.finish_session(self.session_id, status=result.status,
+        status = "stopped" if result.status == "safety stop" else result.status
+        result.status = status
+        self.history.finish_session(self.session_id, status=status,
                                     pain_during=overall, red_flags=[f.value for f in flags],
                                     confidence=confidence, more_capable=more)
         result.log = SessionLog(date=self.today, sets=logs, pain_during=min(10, overall),
                                 red_flags=flags,
                                 checkin=CheckIn(confidence=confidence, more_capable=more))
+        self._emit_session(result, status, pain=overall)
         return result
+
+    # ---- what the surfaces see and may ask ----------------------------------------------------
+
+    def _set_state(self, **changes: Any) -> None:
+        for k, v in changes.items():
+            setattr(self.state, k, v)
+        self.bus.emit("state", session=self.session_id or None, **asdict(self.state))
+
+    def _emit_session(self, result: SessionResult, status: str, pain: int | None = None) -> None:
+        self._set_state(phase="idle", exercise=None, set_index=None, sets=None,
+                        target_reps=None, next_kg=None, next_max_kg=None, rest_until=None,
+                        applied_kg=0.0, reason=f"session {status}")
+        self.bus.emit("session", session=self.session_id, day=self.today.isoformat(),
+                      status=status, sets=len(result.sets),
+                      reps=sum(r.full_reps for r in result.sets),
+                      volume_kg=round(sum(r.load_kg * r.full_reps for r in result.sets), 1),
+                      pain=pain)
+
+    def _next_range(self, item: ExercisePlan, planned: float) -> tuple[float, float]:
+        """Loads a person (or a remote) may choose for a set: down to the smallest step, up to
+        the plan's cap for the day (an assessment set never above its own load)."""
+        hi = planned if item.kind == "assessment" or item.cap_kg is None else item.cap_kg
+        return GRID, max(hi, planned)
+
+    def _load_for(self, item: ExercisePlan, planned: float) -> float:
+        return self._chosen.get(item.exercise, planned)
+
+    def set_next_load(self, kg: float, source: str) -> float:
+        """Choose the load of the next set (and the rest of this exercise's sets), between
+        sets only; refused with SafetyRefusal, whose cause says why."""
+        if self.state.phase == "set":
+            self.supervisor.refuse("a set is in progress: the load can be changed between "
+                                    "sets only", kg, self.state.applied_kg, source)
+        if self._upcoming is None:
+            self.supervisor.refuse("no set is coming up: a load can be chosen while a set "
+                                    "is ready or during the rest before it", kg, 0.0, source)
+        item, _, planned = self._upcoming
+        lo, hi = self._next_range(item, planned)
+        value = self.supervisor.check_target(kg, allowed_kg=hi, source=source)
+        if value < lo:
+            self.supervisor.refuse(f"a set needs some load: allowed {lo:.1f} to {hi:.1f} kg "
+                                    "in steps of 0.5 kg", value, hi, source)
+        self._chosen[item.exercise] = value
+        log.info("next_load_chosen", exercise=item.exercise, load_kg=value, source=source)
+        self._set_state(next_kg=value)
+        return value
+
+    async def stop(self, source: str) -> dict[str, Any]:
+        """STOP from any surface: the load comes off now (sent, retried, confirmed from
+        telemetry), the set in progress ends with its reps kept, and the session waits for the
+        person at the unit before the next set."""
+        self.supervisor.event("stop", f"STOP from {source}", source=source)
+        self._stop_from = source
+        self.supervisor.disarm(f"STOP from {source}", report=False)
+        self._wake.set()
+        if self._q is not None:
+            _put_latest(self._q, _STOP)
+        dev = self.dev
+        if dev is None:
+            return {"confirmed": False, "applied_kg": 0.0,
+                    "detail": "no link to the unit: it unloads by itself when its lease runs out"}
+        for attempt in range(3):
+            try:
+                await dev.stop(confirm=True)
+                break
+            except CommandTimeout as e:
+                self.supervisor.event("stop_retry", str(e), attempt=attempt + 1)
+            except (LinkError, LinkClosed, DeviceError, OSError) as e:
+                return {"confirmed": False, "applied_kg": 0.0,
+                        "detail": f"the link is down ({e}): the unit unloads by itself when "
+                                  "its lease runs out"}
+        else:
+            return {"confirmed": False, "applied_kg": 0.0,
+                    "detail": "STOP not confirmed after 3 attempts: the unit unloads by itself "
+                              "when its lease runs out"}
+        self.supervisor.applied_kg = 0.0
+        self._set_state(applied_kg=0.0)
+        return {"confirmed": True, "applied_kg": 0.0}
+
+    async def _go_on_after_stop(self) -> bool:
+        if self._stop_from is None:
+            return True
+        source, self._stop_from = self._stop_from, None
+        self._wake.clear()
+        self._set_state(phase="paused", reason=f"stopped from {source}", applied_kg=0.0)
+        return await self.io.ask_yes(f"Stopped from {source}: the load is off. Continue with "
+                                     "the next set? The load comes back only when you take up "
+                                     "the handles")
+
+    async def _rest(self, seconds: float) -> None:
+        """The rest between sets; a STOP cuts it short."""
+        item, _, planned = self._upcoming  # type: ignore[misc]
+        self.io.say(f"  rest {seconds} s")
+        self._set_state(phase="rest", rest_until=time.time() + seconds / _speed(),
+                        next_kg=self._load_for(item, planned),
+                        next_max_kg=self._next_range(item, planned)[1], reason=None)
+        rest = asyncio.ensure_future(self.sleep(seconds))
+        woke = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({rest, woke}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (rest, woke):
+                t.cancel()
 
     # ---- connection -----------------------------------------------------------------------------
 
@@ -182,6 +339,12 @@ class SessionRunner:
         dev = self.connect()
         await dev.__aenter__()
         self.dev = dev
+        info = dev.info
+        assert info is not None
+        self.bus.emit("unit", url=dev.url, serial=info.serial,
+                      firmware=info.firmware_version, cable_count=info.cable_count,
+                      max_kg=min(self.plan.program.unit_max_kg, info.max_load_half_kg / 2))
+        self._set_state(link="ok", reason=None)
 
     async def _close(self) -> None:
         if self.dev is not None:
@@ -214,6 +377,9 @@ class SessionRunner:
             self.supervisor.disarm(f"link lost during the set: {e}")
             self.supervisor.event("link_lost", str(e), exercise=item.exercise, set_index=k)
             self.history.record_set(self.session_id, record)
+            self._emit_set(record)
+            self._set_state(phase="fault", link="lost", applied_kg=0.0,
+                            reason=f"link lost: {e}")
             self.io.say(f"  the link was lost: the {record.full_reps} rep(s) done are kept; "
                         "the unit deloads by itself")
             await self._reconnect()
@@ -241,54 +407,89 @@ class SessionRunner:
         if self.brief is not None:
             self.brief(dev, item, load)
         self.io.say(f"  set {k}: {load:.1f} kg x {target} - take up the handles")
+        self._set_state(phase="armed", exercise=item.exercise, set_index=k,
+                        sets=len(item.assessment_loads_kg) or item.sets, target_reps=target,
+                        reps=0, partial_reps=0, power_w=None, next_kg=load,
+                        next_max_kg=self._next_range(item, load)[1], rest_until=None,
+                        reason=None, link=self.supervisor.link)
         ended_by = "handles released"
-        async with self._telemetry(dev) as q:
-            await wait_handles_up(lambda: self._next(q, dev))
-            self.supervisor.arm()  # the person took up the handles at the unit
-            value = self.supervisor.check(load, allowed_kg=load)
-            loop = asyncio.get_running_loop()
-            give_up_at = loop.time() + max(180.0, target * 20.0)
-            await dev.set_load(value)
-            self.supervisor.applied_kg = value
-            while True:
-                batch = await self._next(q, dev)
-                new = engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
-                                  batch.tension_n)
-                for rep in new:
-                    self.io.say("  " + rep_line(rep, engine.combined.full_reps, target))
-                if new and engine.combined.full_reps >= target:
-                    # The final rep is over (lowered, the cable slowing at the bottom): only
-                    # now does the load come off, never as the final rep begins.
-                    ended_by = "target reached"
-                    break
-                pos = batch.position_mm.mean(axis=1)
-                span_s = (batch.t_us[-1] - batch.t_us[0]) / 1e6
-                why = self.supervisor.implausible(
-                    float(np.abs(batch.velocity_m_s).max()), float(batch.position_mm.max()),
-                    float(batch.tension_n.max()), value, moved_mm=float(pos[-1] - pos[0]),
-                    expected_mm=float(batch.velocity_m_s.mean()) * span_s * 1000)
-                if why is None and loop.time() > give_up_at:
-                    why = "the set has not ended in the time it could take: stopping it"
-                if why is not None:
-                    self.supervisor.event("implausible", why)
-                    ended_by = "safety stop"
-                    break
-                if engine.combined.ended_by is None and docked(batch):
-                    for rep in engine.finish("handles released"):
-                        self.io.say("  " + rep_line(rep, engine.combined.full_reps, target))
-                if engine.combined.ended_by is not None:
-                    ended_by = engine.combined.ended_by
-                    break
+        try:
+            async with self._telemetry(dev) as q:
+                await wait_handles_up(lambda: self._next(q, dev))
+                if self._stop_from is not None:
+                    raise StopRequested
+                self.supervisor.arm()  # the person took up the handles at the unit
+                value = self.supervisor.check(load, allowed_kg=self._next_range(item, load)[1])
+                loop = asyncio.get_running_loop()
+                give_up_at = loop.time() + max(180.0, target * 20.0)
+                await dev.set_load(value)
+                self.supervisor.applied_kg = value
+                if self._stop_from is not None:  # STOP came while the load was being set
+                    raise StopRequested
+                self._set_state(phase="set", applied_kg=value)
+                ended_by = await self._set_loop(dev, q, engine, item, k, value, target,
+                                                give_up_at)
+        except StopRequested:
+            ended_by = f"stopped from {self._stop_from}"
+            for rep in engine.finish(ended_by):
+                self._on_rep(rep, engine, item, k, load, target)
         await self._stop_confirmed()
         rec = record(ended_by)
         self.references[item.exercise] = engine.combined.reference_mm
         self.history.record_set(self.session_id, rec)  # committed before the next set starts
+        self._emit_set(rec)
         if ended_by == "safety stop":
             raise SafetyStop(rec)
         self.io.say(f"  set {k} done: {rec.full_reps} reps"
                     + (f", {rec.partial_reps} partial" if rec.partial_reps else "")
                     + f" ({ended_by})")
         return rec
+
+    def _on_rep(self, rep: Rep, engine: CableRepEngine, item: ExercisePlan, k: int,
+                load: float, target: int) -> None:
+        c = engine.combined
+        self.io.say("  " + rep_line(rep, c.full_reps, target))
+        self.bus.emit("rep", session=self.session_id, exercise=item.exercise, set_index=k,
+                      load_kg=load, count=c.full_reps, target_reps=target, **rep.as_dict())
+        self._set_state(reps=c.full_reps, partial_reps=c.partial_reps,
+                        power_w=None if rep.mean_concentric_power_w is None
+                        else round(rep.mean_concentric_power_w, 1))
+
+    def _emit_set(self, r: SetRecord) -> None:
+        data = {k: v for k, v in asdict(r).items() if k != "reps"}
+        self.bus.emit("set", session=self.session_id, **data)
+
+    async def _set_loop(self, dev: DeviceClient, q: asyncio.Queue, engine: CableRepEngine,
+                        item: ExercisePlan, k: int, value: float, target: int,
+                        give_up_at: float) -> str:
+        """Until the set ends: returns how it ended."""
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._next(q, dev)
+            new = engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
+                              batch.tension_n)
+            for rep in new:
+                self._on_rep(rep, engine, item, k, value, target)
+            if new and engine.combined.full_reps >= target:
+                # The final rep is over (lowered, the cable slowing at the bottom): only
+                # now does the load come off, never as the final rep begins.
+                return "target reached"
+            pos = batch.position_mm.mean(axis=1)
+            span_s = (batch.t_us[-1] - batch.t_us[0]) / 1e6
+            why = self.supervisor.implausible(
+                float(np.abs(batch.velocity_m_s).max()), float(batch.position_mm.max()),
+                float(batch.tension_n.max()), value, moved_mm=float(pos[-1] - pos[0]),
+                expected_mm=float(batch.velocity_m_s.mean()) * span_s * 1000)
+            if why is None and loop.time() > give_up_at:
+                why = "the set has not ended in the time it could take: stopping it"
+            if why is not None:
+                self.supervisor.event("implausible", why)
+                return "safety stop"
+            if engine.combined.ended_by is None and docked(batch):
+                for rep in engine.finish("handles released"):
+                    self._on_rep(rep, engine, item, k, value, target)
+            if engine.combined.ended_by is not None:
+                return engine.combined.ended_by
 
     @contextlib.asynccontextmanager
     async def _telemetry(self, dev: DeviceClient) -> AsyncIterator[asyncio.Queue]:
@@ -298,17 +499,17 @@ class SessionRunner:
         async def pump() -> None:
             try:
                 async for b in dev.telemetry():
-                    if q.full():
-                        q.get_nowait()
-                    q.put_nowait(b)
+                    _put_latest(q, b)
             finally:
                 with contextlib.suppress(asyncio.QueueFull):
                     q.put_nowait(None)
 
         task = asyncio.get_running_loop().create_task(pump())
+        self._q = q
         try:
             yield q
         finally:
+            self._q = None
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -327,7 +528,13 @@ class SessionRunner:
                 continue
             if batch is None:
                 raise LinkClosed("telemetry ended")
-            self.supervisor.telemetry_age(dev.health.last_sample_age_s)
+            if batch is _STOP:
+                raise StopRequested
+            link = self.supervisor.telemetry_age(dev.health.last_sample_age_s)
+            if link != self.state.link:
+                self._set_state(link=link)
+            if self.bus.wants("telemetry"):
+                self.bus.emit("telemetry", session=self.session_id, batch=batch)
             return batch
 
     def _request_deload(self, dev: DeviceClient) -> None:
@@ -355,6 +562,8 @@ class SessionRunner:
             raise LinkLost("STOP could not be confirmed")
         self.supervisor.applied_kg = 0.0
         self.supervisor.disarm("set finished", report=False)
+        if self.state.applied_kg:
+            self._set_state(applied_kg=0.0)
 
     @staticmethod
     def _set_log(item: ExercisePlan, r: SetRecord) -> SetLog:
@@ -371,3 +580,16 @@ class SessionRunner:
                       mean_concentric_m_s=max((x.mean_concentric_m_s for x in full[:3]),
                                               default=None),
                       assessment=item.kind == "assessment")
+
+
+def _put_latest(q: asyncio.Queue, item: object) -> None:
+    """Put without waiting: a full queue loses its oldest item, never the newest."""
+    if q.full():
+        q.get_nowait()
+    q.put_nowait(item)
+
+
+def _speed() -> float:
+    """How much faster than the wall clock the loop runs (the warped simulator loop)."""
+    speed = getattr(asyncio.get_running_loop(), "speed", 1.0)
+    return speed if speed > 0 else float("inf")

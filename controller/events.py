@@ -1,0 +1,58 @@
+"""Session events fanned out to the surfaces that watch a session (MQTT, the panel).
+
+The session emits and moves on: a subscriber is a plain function that must not block (it puts
+the event into its own bounded queue). A subscriber that raises is logged and skipped, never
+allowed to stop the set in progress.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("controller.events")
+
+KINDS = ("unit", "state", "rep", "set", "session", "safety", "telemetry")
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # one of KINDS
+    data: dict[str, Any]
+    at: float = field(default_factory=time.time)  # wall clock, seconds since the epoch
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subs: list[tuple[Subscriber, frozenset[str]]] = []
+        self.errors = 0
+
+    def subscribe(self, fn: Subscriber, kinds: Collection[str] = KINDS) -> Callable[[], None]:
+        """Returns the function that unsubscribes."""
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown event kinds {sorted(unknown)}; allowed: {KINDS}")
+        entry = (fn, frozenset(kinds))
+        self._subs.append(entry)
+        return lambda: self._subs.remove(entry) if entry in self._subs else None
+
+    def wants(self, kind: str) -> bool:
+        """Whether anyone listens: telemetry is only converted when someone does."""
+        return any(kind in kinds for _, kinds in self._subs)
+
+    def emit(self, kind: str, /, **data: Any) -> None:
+        event = Event(kind, data)
+        for fn, kinds in list(self._subs):
+            if kind in kinds:
+                try:
+                    fn(event)
+                except Exception:
+                    self.errors += 1
+                    log.exception("subscriber_failed", kind=kind)
