@@ -1,6 +1,6 @@
 """Where and how to reach the broker, from one URL (as pymavlink opens every link from one).
 
-    mqtt://[user[:password]@]host[:port][?unit=ID&telemetry=HZ&prefix=halfstep&discovery=homeassistant]
+    mqtt://[user[:password]@]host[:port][?unit=ID&telemetry=HZ&keepalive=S&prefix=..&discovery=..]
     mqtts://...[&ca=FILE&cert=FILE&key=FILE&insecure=1]
 
 The password may instead come from HALFSTEP_MQTT_PASSWORD, so it stays out of the process list
@@ -41,6 +41,7 @@ class MqttSettings(BaseModel):
     insecure: bool = False
     unit: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")] | None = None
     telemetry: Annotated[float, Field(ge=0, le=50)] = 0.0  # messages/s; 0 = no samples
+    keepalive: Annotated[int, Field(ge=1, le=3600)] = 10  # s; the broker says offline after 1.5x
     prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = "halfstep"
     discovery: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = "homeassistant"
 
@@ -79,8 +80,8 @@ def parse_mqtt_url(url: str) -> MqttSettings:
     for k, v in parse_qsl(parts.query, keep_blank_values=True):
         if k not in MqttSettings.model_fields or k in ("host", "port", "username", "password",
                                                        "tls"):
-            allowed = ("unit", "telemetry", "prefix", "discovery", "ca", "cert", "key",
-                       "insecure")
+            allowed = ("unit", "telemetry", "keepalive", "prefix", "discovery", "ca", "cert",
+                       "key", "insecure")
             raise MqttUrlError(f"{_safe(url)!r}: unknown option {k!r}; "
                                f"allowed: {', '.join(allowed)}")
         query[k] = v in ("1", "true", "yes") if k == "insecure" else v

@@ -20,6 +20,7 @@ import aiomqtt
 import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from controller.events import Event, EventBus
 from controller.loads import LoadError
@@ -178,7 +179,7 @@ class MqttSink:
             s.host, s.port, username=s.username, password=s.password,
             identifier=f"{s.prefix}-{self.topics.unit}", protocol=aiomqtt.ProtocolVersion.V5,
             will=aiomqtt.Will(self.topics.of("availability"), b"offline", qos=1, retain=True),
-            tls_context=self._ssl, keepalive=10, timeout=5.0)
+            tls_context=self._ssl, keepalive=s.keepalive, timeout=5.0)
 
     async def _run(self) -> None:
         await self._ready.wait()
@@ -214,7 +215,9 @@ class MqttSink:
         assert t is not None
         await client.publish(t.of("availability"), b"online", qos=1, retain=True)
         await self._publish_discovery(client)
-        await client.subscribe([(t.commands, 1), (t.ha_status, 1)])
+        # Retain-as-published: a retained command is recognised (and refused) even live.
+        await client.subscribe(t.commands, options=SubscribeOptions(qos=1, retainAsPublished=True))
+        await client.subscribe(t.ha_status, qos=1)
         drain = asyncio.ensure_future(self._drain(client))
         listen = asyncio.ensure_future(self._listen(client))
         try:
@@ -260,6 +263,9 @@ class MqttSink:
                 self.stats.published += 1
             wait = await self._publish_samples(client)
             if self._closing and not self._kept and self._state is None:
+                if self._handlers:  # commands still being answered
+                    await asyncio.wait(set(self._handlers), timeout=self.flush_s)
+                    continue
                 return
             if not self._wake.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -308,10 +314,14 @@ class MqttSink:
         name = message.topic.value.rsplit("/", 1)[-1]
         payload = message.payload if isinstance(message.payload, bytes) else \
             str(message.payload or "").encode()
+        if message.retain and not payload:
+            return  # our own clearing of a retained command, echoed back
         self.stats.commands += 1
         cid = None
         try:
             if message.retain:
+                if payload:  # clear it, so that it cannot act on the next connection either
+                    await client.publish(message.topic.value, b"", qos=1, retain=True)
                 raise CommandError("retained commands are ignored (a stale command must never "
                                    "act later): publish commands with retain off", "retain")
             cmd = parse_command(name, payload)
