@@ -16,6 +16,7 @@ import click
 
 from controller.mqtt_cli import mqtt_url
 from controller.mqtt_config import MqttSettings
+from controller.panel import is_loopback
 from controller.plan_cli import FILE_OPTION, PlanProblem, load_plan, save_plan
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -90,9 +91,18 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
     @click.option("--mqtt", "mqtt", callback=mqtt_url, metavar="URL",
                   help="Publish to this broker and take its commands: mqtt://user:pass@host:port"
                        "[?unit=ID&telemetry=HZ], or mqtts:// (docs/mqtt.md).")
+    @click.option("--panel", "panel", default="127.0.0.1:8080", show_default=True,
+                  callback=_panel_address, metavar="HOST:PORT",
+                  help="Serve the device panel here (port 0: any free port). Any address but "
+                       "the loopback asks for a PIN, set at the first run.")
+    @click.option("--no-panel", is_flag=True, help="Terminal only.")
+    @click.option("--panel-linger", type=click.FloatRange(min=0), default=0.0,
+                  help="Keep the panel up this many seconds after the session (to see "
+                       "progress).")
     def run(path: Path, db_path: Path, device: str | None, seed: int, speed: float,
             today: dt.date | None, auto_pain: int | None, auto_yes: bool,
-            mqtt: MqttSettings | None) -> None:
+            mqtt: MqttSettings | None, panel: tuple[str, int], no_panel: bool,
+            panel_linger: float) -> None:
         """Run today's session from the plan on a unit (default: the simulator)."""
         from controller.events import EventBus
         from controller.history import History
@@ -108,28 +118,48 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             raise click.UsageError("--speed 0 cannot be used with --mqtt: the broker answers in "
                                    "real time; use a speed from 1 to 20 (default 10)")
         brief = sim_person(plan, seed) if "sim" in url.split("?")[0] else None
+        pin = None if no_panel or is_loopback(panel[0]) else panel_pin(db_path)
         bind_session(new_session_id())
 
         async def main() -> None:
             from controller.mqtt_sink import MqttSink
+            from controller.panel import Panel
+            from controller.panel_io import PanelIO, StdinLines
 
             bus = EventBus()
             with History(db_path) as history:
-                runner = SessionRunner(lambda: device_client(url), plan, history,
-                                       TerminalIO(auto_pain, auto_yes), day, brief=brief,
-                                       bus=bus)
+                io: Any = TerminalIO(auto_pain, auto_yes) if no_panel else PanelIO(
+                    click.echo, None if auto_pain is not None else StdinLines(), auto_pain,
+                    auto_yes)
+                runner = SessionRunner(lambda: device_client(url), plan, history, io, day,
+                                       brief=brief, bus=bus)
                 async with contextlib.AsyncExitStack() as stack:
                     if mqtt is not None:
                         sink = await stack.enter_async_context(MqttSink(mqtt, bus, runner))
+                    board = None
+                    if not no_panel:
+                        board = Panel(runner, io, path, panel[0], panel[1], pin)
+                        try:
+                            click.echo(f"panel: {await board.start()}")
+                        except OSError as e:
+                            click.echo(f"panel not started ({e}); answer here instead", err=True)
+                            board = None
+                        else:
+                            stack.push_async_callback(board.stop)
+                            if not board.unlocked.is_set():
+                                click.echo("enter the PIN on the panel to start")
+                                await board.unlocked.wait()
                     result = await runner.run()
+                    if result.log is not None:  # saved now, so the panel's progress shows it
+                        save_plan(plan.model_copy(update={"history": [*plan.history,
+                                                                      result.log]}), path)
+                    if board is not None and panel_linger:
+                        await asyncio.sleep(panel_linger * (speed if in_process else 1.0))
                 if mqtt is not None and (sink.stats.dropped_samples or
                                          sink.stats.dropped_messages or sink.pending):
                     click.echo(f"MQTT: {sink.stats.dropped_samples} samples dropped, "
                                f"{sink.stats.dropped_messages + sink.pending} messages not "
                                f"delivered ({mqtt.redacted()})", err=True)
-                if result.log is not None:
-                    save_plan(plan.model_copy(update={"history": [*plan.history,
-                                                                  result.log]}), path)
                 click.echo(f"\nsession {result.session_id}: {result.status}, "
                            f"{len(result.sets)} sets, "
                            f"{sum(s.full_reps for s in result.sets)} reps; saved to {db_path} "
@@ -204,6 +234,39 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             sys.stdout.write(text)
         else:
             out.write_text(text, encoding="utf-8")
+
+
+def _panel_address(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{value!r}: give HOST:PORT, e.g. 127.0.0.1:8080 or "
+                                 "0.0.0.0:8080 (port 0 to 65535)")
+    return host.strip("[]"), int(port)
+
+
+def panel_pin(db_path: Path) -> dict[str, str]:
+    """The panel's PIN (salted scrypt, next to the history), asked for at the first run; from
+    HALFSTEP_PANEL_PIN when there is no terminal."""
+    import os
+
+    from controller.panel import hash_pin, valid_pin
+
+    pin_file = db_path.with_name(db_path.stem + "-panel-pin.json")
+    if pin_file.exists():
+        return json.loads(pin_file.read_text())
+    pin = os.environ.get("HALFSTEP_PANEL_PIN")
+    if pin is None:
+        if not sys.stdin.isatty():
+            raise click.UsageError("the panel listens beyond this machine, so it needs a PIN: "
+                                   "run once at a terminal, or set HALFSTEP_PANEL_PIN")
+        pin = click.prompt("Set the panel's PIN (4-8 digits; also locks starting the motor)",
+                           hide_input=True, confirmation_prompt=True)
+    if not valid_pin(pin):
+        raise click.UsageError("the panel PIN must be 4 to 8 digits")
+    stored = hash_pin(pin)
+    pin_file.write_text(json.dumps(stored))
+    pin_file.chmod(0o600)
+    return stored
 
 
 def _open(db_path: Path) -> Any:

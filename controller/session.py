@@ -116,6 +116,7 @@ class SessionRunner:
         self._partial: Callable[[str], SetRecord] | None = None
         self.bus = bus or EventBus()
         self.state = LiveState()
+        self.rx = next_session(plan, today)  # today's prescription, for the surfaces
         self._upcoming: tuple[ExercisePlan, int, float] | None = None  # the next set
         self._chosen: dict[str, float] = {}  # loads chosen between sets, per exercise
         self._stop_from: str | None = None
@@ -135,7 +136,7 @@ class SessionRunner:
     # ---- the session --------------------------------------------------------------------------
 
     async def run(self) -> SessionResult:
-        rx = next_session(self.plan, self.today)
+        rx = self.rx = next_session(self.plan, self.today)
         if rx.status == "paused":
             self.io.say(f"The program is paused. {rx.advice}")
             return SessionResult(0, "paused")

@@ -24,7 +24,7 @@ class Background:
 
     def __init__(self, *args: str):
         self.proc = subprocess.Popen([*HALFSTEP, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.out: queue.Queue[str] = queue.Queue()
         self.err_lines: list[str] = []

@@ -1,0 +1,360 @@
+"""The device panel: a web page on the unit's touchscreen, served by aiohttp on the controller's
+own event loop, driving the same session runner as the terminal.
+
+Live data goes out over Server-Sent Events from bounded per-page queues (a slow page loses old
+events, never holds up the session). Requests with a foreign Host or Origin are refused; on any
+address but the loopback the panel asks for a PIN, which also locks starting the motor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from controller.events import Event
+from controller.loads import LoadError
+from controller.panel_io import AnswerError, PanelIO
+from controller.plan_cli import load_plan
+from controller.progress import progress
+from controller.safety import SafetyRefusal
+from controller.session import SessionRunner
+from controller.validation import describe
+
+log = structlog.get_logger("controller.panel")
+
+STATIC = Path(__file__).with_name("panel_static")
+COOKIE = "halfstep_panel"
+QUEUE = 500  # events waiting per open page
+MAX_TRIES = 5  # wrong PINs before a pause
+LOCKOUT_S = 30.0
+REARM = ("After a STOP, a lost link or a restart of the unit, the load stays off. To re-arm: "
+         "answer Continue on the panel when it asks, then take up the handles at the unit when "
+         "the next set is ready; the load comes on only then.")
+
+
+class NextLoad(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kg: float
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: int
+    value: int | bool | str | None
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    pin: str
+
+
+# ---- the PIN --------------------------------------------------------------------------------
+
+
+def hash_pin(pin: str, salt: bytes | None = None) -> dict[str, str]:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1)
+    return {"salt": salt.hex(), "scrypt": digest.hex()}
+
+
+def pin_matches(pin: str, stored: dict[str, str]) -> bool:
+    return hmac.compare_digest(hash_pin(pin, bytes.fromhex(stored["salt"]))["scrypt"],
+                               stored["scrypt"])
+
+
+def valid_pin(pin: str) -> bool:
+    return pin.isdigit() and 4 <= len(pin) <= 8
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Panel:
+    def __init__(self, runner: SessionRunner, io: PanelIO, plan_path: Path, host: str,
+                 port: int, pin: dict[str, str] | None = None):
+        self.runner, self.io, self.plan_path = runner, io, plan_path
+        self.host, self.port = host, port
+        self.pin = pin
+        self.tokens: set[str] = set()
+        self.unlocked = asyncio.Event()
+        if pin is None:
+            self.unlocked.set()
+        self.failures = 0
+        self.locked_until = 0.0
+        self.pages: set[asyncio.Queue[str]] = set()
+        self.safety: deque[dict[str, Any]] = deque(maxlen=50)
+        self.unit: dict[str, Any] = {}
+        self.last_rep: dict[str, Any] | None = None
+        self._runner_app: web.AppRunner | None = None
+        self._unsub: Any = None
+        io.on_change = self._io_change
+
+    # ---- lifetime ----------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(middlewares=[self._guard], client_max_size=16 * 1024)
+        app.add_routes([
+            web.get("/", self._index), web.static("/static", STATIC),
+            web.get("/favicon.ico", lambda r: web.Response(status=204)),
+            web.get("/api/state", self._state), web.get("/api/today", self._today),
+            web.get("/api/progress", self._progress), web.get("/api/unit", self._unit),
+            web.get("/api/events", self._events), web.post("/api/stop", self._stop),
+            web.post("/api/next-load", self._next_load), web.post("/api/answer", self._answer),
+            web.post("/api/login", self._login),
+        ])
+        self._runner_app = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner_app.setup()
+        site = web.TCPSite(self._runner_app, self.host, self.port, reuse_address=True)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        self._unsub = self.runner.bus.subscribe(self._offer)
+        return f"http://{self.host}:{self.port}/"
+
+    async def stop(self) -> None:
+        if self._unsub is not None:
+            self._unsub()
+        for q in list(self.pages):
+            _put(q, "event: bye\ndata: {}\n\n")
+        if self._runner_app is not None:
+            await self._runner_app.cleanup()
+
+    # ---- events to the open pages ---------------------------------------------------------
+
+    def _broadcast(self, kind: str, data: Any) -> None:
+        msg = f"event: {kind}\ndata: {json.dumps(data, default=_plain)}\n\n"
+        for q in list(self.pages):
+            _put(q, msg)
+
+    def _offer(self, e: Event) -> None:
+        if e.kind == "telemetry":
+            if not self.pages:
+                return
+            b = e.data["batch"]
+            step = max(1, len(b.t_us) // 10)
+            self._broadcast("curve", {
+                "t": np.round(b.t_us[::step] / 1e6, 3).tolist(),
+                "pos": np.round(b.position_mm[::step].mean(axis=1), 1).tolist(),
+                "force": np.round(b.tension_n[::step].sum(axis=1), 1).tolist()})
+            return
+        if e.kind == "unit":
+            self.unit = dict(e.data)
+        elif e.kind == "safety":
+            self.safety.appendleft({"at": e.at, **e.data})
+        elif e.kind == "rep":
+            self.last_rep = dict(e.data)
+        self._broadcast(e.kind, {"at": e.at, **e.data})
+
+    def _io_change(self, kind: str, data: Any) -> None:
+        self._broadcast(kind, data)
+
+    # ---- security ----------------------------------------------------------------------------
+
+    def _hosts(self) -> set[str]:
+        names = {self.host}
+        if is_loopback(self.host):
+            names |= {"localhost", "127.0.0.1", "[::1]"}
+        elif self.host in ("0.0.0.0", "::", ""):
+            names |= {socket.gethostname(), socket.gethostname() + ".local"}
+        return {f"{n}:{self.port}" for n in names} | ({f"{n}" for n in names}
+                                                       if self.port == 80 else set())
+
+    def _host_ok(self, host: str) -> bool:
+        if host in self._hosts():
+            return True
+        if self.host in ("0.0.0.0", "::", ""):  # any of this machine's addresses, by number
+            name, _, port = host.rpartition(":")
+            with contextlib.suppress(ValueError):
+                ipaddress.ip_address(name.strip("[]"))
+                return port == str(self.port)
+        return False
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        host = request.headers.get("Host", "")
+        if not self._host_ok(host):
+            return _error(403, f"requests for host {host!r} are refused (the panel answers to "
+                               f"http://{self.host}:{self.port} only)")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in {f"http://{h}" for h in self._hosts()} and \
+                not (self.host in ("0.0.0.0", "::") and origin == f"http://{host}"):
+            return _error(403, f"requests from {origin!r} are refused: only the panel's own "
+                               "page may use it")
+        if self.pin is not None and request.path.startswith("/api/") and \
+                request.path != "/api/login" and request.cookies.get(COOKIE) not in self.tokens:
+            return _error(401, "enter the panel's PIN first", field="pin")
+        return await handler(request)
+
+    async def _login(self, request: web.Request) -> web.Response:
+        body = await _body(request, Login)
+        if isinstance(body, web.Response):
+            return body
+        if self.pin is None:
+            return web.json_response({"ok": True})
+        now = time.monotonic()
+        if now < self.locked_until:
+            return _error(429, f"too many wrong PINs: try again in "
+                               f"{self.locked_until - now:.0f} s", field="pin")
+        if not pin_matches(body.pin, self.pin):
+            self.failures += 1
+            if self.failures >= MAX_TRIES:
+                self.failures, self.locked_until = 0, now + LOCKOUT_S
+            return _error(403, "wrong PIN", field="pin", allowed="the 4-8 digit PIN set at the "
+                                                             "first run")
+        self.failures = 0
+        token = secrets.token_urlsafe(24)
+        self.tokens.add(token)
+        self.unlocked.set()
+        resp = web.json_response({"ok": True})
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+        return resp
+
+    # ---- pages and data ----------------------------------------------------------------------
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    def _snapshot(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {"state": asdict(self.runner.state), "prompt": None if self.io.prompt is None
+                else self.io.prompt.as_dict(), "said": list(self.io.said)[-30:],
+                "unit": self.unit, "last_rep": self.last_rep, "pin": self.pin is not None,
+                "now": time.time()}
+
+    async def _state(self, request: web.Request) -> web.Response:
+        return web.json_response(self._snapshot(), dumps=_dumps)
+
+    async def _today(self, request: web.Request) -> web.Response:
+        return web.json_response(self.runner.rx.as_dict(), dumps=_dumps)
+
+    async def _progress(self, request: web.Request) -> web.Response:
+        try:
+            plan = load_plan(self.plan_path)
+        except Exception as e:  # a plan being rewritten at the end of a session
+            return _error(503, f"the plan file cannot be read just now: {e}")
+        return web.json_response(progress(plan), dumps=_dumps)
+
+    async def _unit(self, request: web.Request) -> web.Response:
+        dev = self.runner.dev
+        health = None
+        if dev is not None:
+            h = dev.health
+            health = {"frames_received": h.frames_received, "bad_frames": h.bad_frames,
+                      "commands": h.commands, "retries": h.retries, "timeouts": h.timeouts,
+                      "device_frames_lost": h.device_frames_lost,
+                      "telemetry_dropped": h.telemetry_dropped,
+                      "last_sample_age_s": h.last_sample_age_s}
+        return web.json_response({"unit": self.unit, "connected": dev is not None,
+                                  "link": self.runner.state.link, "health": health,
+                                  "safety": list(self.safety), "rearm": REARM}, dumps=_dumps)
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        q: asyncio.Queue[str] = asyncio.Queue(maxsize=QUEUE)
+        self.pages.add(q)
+        try:
+            await resp.write(f"event: hello\ndata: {_dumps(self._snapshot())}\n\n".encode())
+            while True:
+                try:
+                    msg = await asyncio.wait_for(q.get(), 15)
+                except TimeoutError:
+                    msg = ": keep-alive\n\n"
+                await resp.write(msg.encode())
+                if msg.startswith("event: bye"):
+                    break
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.pages.discard(q)
+        return resp
+
+    # ---- actions -------------------------------------------------------------------------------
+
+    async def _stop(self, request: web.Request) -> web.Response:
+        result = await self.runner.stop("panel")
+        return web.json_response({"ok": True, **result})
+
+    async def _next_load(self, request: web.Request) -> web.Response:
+        body = await _body(request, NextLoad)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            value = self.runner.set_next_load(body.kg, "panel")
+        except SafetyRefusal as e:
+            allowed = e.data.get("allowed_kg")
+            return _error(409, e.cause, field="kg", allowed=None if allowed is None
+                          else f"0.5 to {allowed:.1f} kg in steps of 0.5 kg")
+        except LoadError as e:
+            return _error(400, str(e), field="kg")
+        return web.json_response({"ok": True, "next_kg": value})
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        body = await _body(request, Answer)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            value = self.io.answer(body.prompt, body.value)
+        except AnswerError as e:
+            return _error(400, e.reason, field="value", allowed=e.allowed)
+        return web.json_response({"ok": True, "value": value})
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    if request.content_type != "application/json":
+        return _error(415, "send JSON (Content-Type: application/json)")
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as e:
+        first = e.errors()[0]
+        return _error(400, describe(e), field=".".join(str(p) for p in first["loc"]) or None)
+
+
+def _error(status: int, reason: str, *, field: str | None = None,
+           allowed: str | None = None) -> web.Response:
+    body = {"ok": False, "error": reason}
+    if field:
+        body["field"] = field
+    if allowed:
+        body["allowed"] = allowed
+    return web.json_response(body, status=status)
+
+
+def _put(q: asyncio.Queue[str], msg: str) -> None:
+    if q.full():
+        q.get_nowait()
+    q.put_nowait(msg)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return str(v)
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, default=_plain)
