@@ -131,6 +131,7 @@ class Panel:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         self._unsub = self.runner.bus.subscribe(self._offer)
+        self.io.panel_up = True
         return f"http://{self.host}:{self.port}/"
 
     async def stop(self) -> None:

@@ -17,9 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import click
+
 from controller.session import RED_FLAG
 
 _ids = itertools.count(1)
+TERMINAL_HELP = {
+    "pain": "  please answer with a whole number from 0 to 10, or ! for a red flag (snap or "
+            "tearing, new loss of function, chest pain, breathlessness, fainting)",
+    "number": "  please answer with a whole number from {lo} to {hi}, or Enter to skip",
+    "yes": "  please answer y or n",
+}
 
 
 class AnswerError(ValueError):
@@ -89,6 +97,7 @@ class PanelIO:
         self.auto_pain = auto_pain
         self.auto_yes = auto_yes
         self.prompt: Prompt | None = None
+        self.panel_up = False  # set by the panel once it serves
         self.said: deque[str] = deque(maxlen=200)
         self.on_change: Callable[[str, Any], None] = lambda kind, data: None
 
@@ -128,13 +137,15 @@ class PanelIO:
                     return prompt.future.result()
                 assert line_task is not None
                 line = line_task.result()
-                if line is None:  # the terminal is gone: the panel answers
+                if line is None:  # the terminal is gone: the panel answers, if there is one
                     self.lines = None
+                    if not self.panel_up:
+                        raise click.ClickException("no answer (end of input): session stopped")
                     continue
                 try:
                     return prompt.parse(line)
-                except AnswerError as e:
-                    self.say(f"  {e.reason}; answer {e.allowed}")
+                except AnswerError:
+                    self.say(TERMINAL_HELP[prompt.kind].format(lo=prompt.lo, hi=prompt.hi))
         finally:
             self.prompt = None
             self.on_change("prompt", None)

@@ -267,3 +267,33 @@ def test_off_the_loopback_a_pin_guards_the_panel_and_the_motor(tmp_path, monkeyp
         assert "seated row" in proc.first_line(timeout=10) + proc.first_line(timeout=10)
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("kind,value,expect", [
+    ("pain", 3, 3), ("pain", "7", 7), ("pain", "red_flag", "red_flag"), ("pain", "!", "red_flag"),
+    ("number", None, None), ("number", 10, 10), ("yes", True, True), ("yes", "no", False),
+])
+def test_answers_are_parsed(kind, value, expect):
+    import asyncio
+
+    from controller.panel_io import Prompt
+
+    async def parse():
+        return Prompt(kind, "?").parse(value)
+
+    assert asyncio.run(parse()) == expect
+
+
+@pytest.mark.parametrize("kind,value", [("pain", 11), ("pain", -1), ("pain", True),
+                                        ("pain", "lots"), ("number", 2.5), ("yes", 1)])
+def test_bad_answers_say_what_is_allowed(kind, value):
+    import asyncio
+
+    from controller.panel_io import AnswerError, Prompt
+
+    async def parse():
+        return Prompt(kind, "?").parse(value)
+
+    with pytest.raises(AnswerError) as e:
+        asyncio.run(parse())
+    assert e.value.allowed
