@@ -1,7 +1,7 @@
 "use strict";
 // The device panel: one page, live over Server-Sent Events. No assets from the internet.
 const $ = (id) => document.getElementById(id);
-let state = {}, prompt = null, clockOffset = 0, curve = [], chosen = null, pinNeeded = false;
+let fastest = 0, state = {}, prompt = null, clockOffset = 0, curve = [], chosen = null, pinNeeded = false;
 
 // ---- screens ---------------------------------------------------------------------------------
 function show(name) {
@@ -187,7 +187,7 @@ function drawChart(c, labels, series) {
     g.strokeStyle = g.fillStyle = s.colour; g.lineWidth = 3;
     if (s.bars) {
       s.values.forEach((v, i) => { if (v == null) return; g.fillStyle = s.colourOf ? s.colourOf(v, i) : s.colour;
-        g.fillRect(X(i) - 6, Y(v), 12, Y(lo) - Y(v)); drawn++; });
+        g.fillRect(X(i) - 6, Math.min(Y(v), Y(lo) - 3), 12, Math.max(3, Y(lo) - Y(v))); drawn++; });
       continue;
     }
     g.beginPath(); let started = false;
@@ -249,11 +249,15 @@ function connect() {
   source.addEventListener("state", (e) => {
     const prev = state.phase; state = JSON.parse(e.data); render();
     if ((state.phase === "armed" || state.phase === "set") && prev !== state.phase && document.body.dataset.screen !== "live") show("live");
-    if (state.phase === "armed" && prev !== "armed") { curve = []; drawCurve(); }
+    if (state.phase === "armed" && prev !== "armed") { curve = []; fastest = 0; drawCurve(); $("vloss").textContent = "-"; }
   });
   source.addEventListener("curve", (e) => { const d = JSON.parse(e.data);
     d.t.forEach((t, i) => curve.push([t, d.pos[i], d.force[i]])); if (curve.length > 600) curve = curve.slice(-600); drawCurve(); });
   source.addEventListener("rep", (e) => { const r = JSON.parse(e.data);
+    if (r.kind === "full") {  // speed loss so far: this rep against the set's fastest
+      fastest = Math.max(fastest, r.mean_concentric_m_s);
+      $("vloss").textContent = `${Math.max(0, (1 - r.mean_concentric_m_s / fastest) * 100).toFixed(0)}%`;
+    }
     $("rom").textContent = r.rom_pct != null ? `${r.rom_pct.toFixed(0)}% of your range` : `${r.rom_mm.toFixed(0)} mm`;
     curve = curve.slice(-5); });
   source.addEventListener("set", (e) => { const s = JSON.parse(e.data);
