@@ -326,13 +326,14 @@ def test_a_broker_killed_mid_session_loses_no_set_and_does_not_slow_the_session(
         await asyncio.sleep(1.5)  # the consumer's subscription is saved (autosave 1 s)
         while not (runner.state.phase == "set" and runner.state.reps >= 1):
             await asyncio.sleep(0.05)
-        broker.stop(signal.SIGKILL)
+        # In a thread: the test's own waiting must not stall the loop the session runs on.
+        await asyncio.to_thread(broker.stop, signal.SIGKILL)
         seen["killed_in"] = (runner.state.set_index, runner.state.reps)
         while not (runner.state.phase == "rest" or runner.state.set_index == 2):
             await asyncio.sleep(0.05)
         seen["kept_while_down"] = sink.pending
         seen["connected_while_down"] = sink.connected
-        broker.start()
+        await asyncio.to_thread(broker.start)
         await asyncio.sleep(3600)
 
     try:

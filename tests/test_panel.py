@@ -47,12 +47,13 @@ def browser():
         b.close()
 
 
-def start_run(tmp_path: Path, *extra: str, port: int | None = None) -> tuple[Background, str]:
+def start_run(tmp_path: Path, *extra: str, port: int | None = None,
+              speed: str = "10") -> tuple[Background, str]:
     plan = tmp_path / "plan.json"
     save_plan(one_exercise_plan(), plan)  # 2 x 12 at 7.0 kg (cap 8.5), one earlier session
     port = port or free_port()
     proc = Background("run", "--file", str(plan), "--db", str(tmp_path / "h.sqlite"),
-                      "--today", DAY.isoformat(), "--speed", "10",
+                      "--today", DAY.isoformat(), "--speed", speed,
                       "--panel", f"127.0.0.1:{port}", *extra)
     line = proc.first_line()
     assert line.startswith("panel: http://"), line
@@ -61,7 +62,8 @@ def start_run(tmp_path: Path, *extra: str, port: int | None = None) -> tuple[Bac
 
 def test_a_whole_session_on_the_panel(tmp_path, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    proc, url = start_run(tmp_path, "--panel-linger", "60")
+    # At 5x real time: a browser drawing two pages shares the machine with the simulator.
+    proc, url = start_run(tmp_path, "--panel-linger", "60", speed="5")
     requests: list[str] = []
     try:
         pages = {}
