@@ -76,7 +76,8 @@ function render() {
   $("minus").disabled = !canAdjust || s.next_kg <= 0.5;
   $("plus").disabled = !canAdjust || (s.next_max_kg != null && s.next_kg >= s.next_max_kg);
   const link = $("link");
-  link.textContent = s.link === "ok" ? "unit connected" : `link ${s.link}`;
+  const over = s.phase === "idle" && (s.reason || "").startsWith("session");
+  link.textContent = over ? "session over" : s.link === "ok" ? "unit connected" : `link ${s.link}`;
   link.classList.toggle("bad", s.link !== "ok" || s.phase === "fault");
   tick();
 }
