@@ -30,6 +30,15 @@ class UsageProblem(click.UsageError):
     """Exit 2 with one line, no traceback."""
 
 
+def log_file() -> Path:
+    """Today's JSON log in the state folder (what `halfstep logs` and bundles read)."""
+    import datetime as dt
+
+    from firmware_bridge.wirelog import state_dir
+
+    return state_dir() / "logs" / f"halfstep-{dt.date.today():%Y%m%d}.jsonl"
+
+
 def _run(coro_fn: Callable[[], Awaitable[Any]], speed: float = 1.0) -> Any:
     from sim.clock import loop_factory
 
@@ -68,11 +77,19 @@ def _device_option(default: str | None = None):
               help="Log lines on stderr: text (default) or JSON lines (default for sim serve).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default=None, help="Least severe log level shown (default: warning; sim: info).")
+@click.option("--wire-log/--no-wire-log", default=True, show_default=True,
+              help="Record every byte to and from the unit (docs/support.md).")
 @click.pass_context
-def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> None:
+def cli(ctx: click.Context, log_format: str | None, log_level: str | None,
+        wire_log: bool) -> None:
     """Halfstep: controller for a motorised cable-resistance home gym."""
+    from firmware_bridge import flight, wirelog
+
     ctx.obj = {"log_format": log_format, "log_level": log_level}
-    configure_logging(log_format or "text", log_level or "warning")
+    state = wirelog.state_dir()
+    configure_logging(log_format or "text", log_level or "warning", file=log_file())
+    wirelog.enable(state / "wire" if wire_log else None)
+    flight.enable(state / "flight")
 
 
 # ---- demo ----------------------------------------------------------------------------------
@@ -326,12 +343,13 @@ def sim_serve(ctx: click.Context, pty: bool, tcp: tuple[str, int] | None, **opts
 
 
 def _register() -> None:
-    from controller import mqtt_cli, run_cli
+    from controller import logs_cli, mqtt_cli, run_cli
     from controller.plan_cli import plan
 
     cli.add_command(plan)
     run_cli.register(cli, _run, _device_option)
     mqtt_cli.register(cli, _run)
+    logs_cli.register(cli)
 
 
 _register()

@@ -10,11 +10,16 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
+
 from controller.handles import docked, wait_handles_up
 from controller.rep_report import rep_line
 from controller.reps import CableRepEngine, SetSummary
 from controller.safety import Supervisor
 from firmware_bridge.client import DeviceClient
+from firmware_bridge.transports.base import LinkClosed
+
+log = structlog.get_logger("controller.demo")
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,10 @@ async def run_set(dev: DeviceClient, index: int, plan: DemoSet, say: Callable[[s
     load = plan.load_kg
     engine = CableRepEngine(dev.info.cable_count, reference_mm=reference_mm)
     async with contextlib.aclosing(dev.telemetry()) as stream:
-        await wait_handles_up(stream.__anext__)
+        try:
+            await wait_handles_up(stream.__anext__)
+        except StopAsyncIteration:
+            raise LinkClosed(f"{dev.url}: the link closed before set {index}") from None
         gate.arm()  # the person took up the handles
         gate.telemetry_age(dev.health.last_sample_age_s)
         applied = await dev.set_load(gate.check(load, allowed_kg=load))
@@ -67,13 +75,23 @@ async def run_set(dev: DeviceClient, index: int, plan: DemoSet, say: Callable[[s
             for rep in engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
                                    batch.tension_n):
                 say(rep_line(rep, engine.combined.full_reps, plan.reps))
+                log.info("rep", exercise=plan.exercise, set_index=index,
+                         count=engine.combined.full_reps, rep_kind=rep.kind,
+                         mean_concentric_m_s=round(rep.mean_concentric_m_s, 3))
             if engine.combined.ended_by is None and docked(batch):
                 for rep in engine.finish("handles released"):
                     say(rep_line(rep, engine.combined.full_reps, plan.reps))
             if engine.combined.ended_by is not None:
                 break
+        else:  # the telemetry ended: the link is gone (the unit deloads by itself)
+            gate.event("link_lost", f"the link closed during set {index} after "
+                       f"{engine.combined.full_reps} rep(s)", load_kg=load)
+            raise LinkClosed(f"{dev.url}: the link closed during set {index} after "
+                             f"{engine.combined.full_reps} rep(s)")
     await dev.stop()
     summary = engine.combined.summary()
+    log.info("set_done", exercise=plan.exercise, set_index=index, load_kg=load,
+             reps=summary.reps, partial_reps=summary.partial_reps, ended_by=summary.ended_by)
     return SetResult(index, plan.exercise, load, plan.reps, summary), summary.reference_rom_mm
 
 

@@ -450,6 +450,9 @@ class SessionRunner:
                 load: float, target: int) -> None:
         c = engine.combined
         self.io.say("  " + rep_line(rep, c.full_reps, target))
+        log.info("rep", exercise=item.exercise, set_index=k, count=c.full_reps,
+                 rep_kind=rep.kind, mean_concentric_m_s=round(rep.mean_concentric_m_s, 3),
+                 rom_mm=round(rep.rom_mm))
         self.bus.emit("rep", session=self.session_id, exercise=item.exercise, set_index=k,
                       load_kg=load, count=c.full_reps, target_reps=target, **rep.as_dict())
         self._set_state(reps=c.full_reps, partial_reps=c.partial_reps,
@@ -458,6 +461,8 @@ class SessionRunner:
 
     def _emit_set(self, r: SetRecord) -> None:
         data = {k: v for k, v in asdict(r).items() if k != "reps"}
+        log.info("set_done", exercise=r.exercise, set_index=r.set_index, load_kg=r.load_kg,
+                 reps=r.full_reps, partial_reps=r.partial_reps, ended_by=r.ended_by)
         self.bus.emit("set", session=self.session_id, **data)
 
     async def _set_loop(self, dev: DeviceClient, q: asyncio.Queue, engine: CableRepEngine,

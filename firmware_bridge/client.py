@@ -16,6 +16,7 @@ from types import TracebackType
 
 import structlog
 
+from firmware_bridge import flight, wirelog
 from firmware_bridge.codec import FrameDecoder, encode, max_samples_per_frame
 from firmware_bridge.links import open_link
 from firmware_bridge.messages import (
@@ -164,6 +165,9 @@ class DeviceClient:
         self.transport = (
             await open_link(self._link) if isinstance(self._link, str) else self._link
         )
+        writer = wirelog.recorder(self.url)
+        if writer is not None and not self.url.startswith("replay:"):
+            self.transport = wirelog.RecordingTransport(self.transport, writer)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._reader(), name="device-reader"))
         try:
@@ -388,6 +392,9 @@ class DeviceClient:
         if isinstance(msg, Telemetry):
             self._last_sample_at = loop.time()
             self._publish(self._telemetry_subs, msg)
+            rec = flight.recorder()
+            if rec is not None:
+                rec.note_telemetry(msg)
         elif isinstance(msg, Ack | Nack):
             fut = self._pending.get(msg.ref_seq)
             if fut is not None and not fut.done():

@@ -15,11 +15,12 @@ SCHEMES = {
     "serial": "firmware_bridge.transports.serial_link",
     "tcp": "firmware_bridge.transports.tcp_link",
     "ble": "firmware_bridge.transports.ble_link",
+    "replay": "firmware_bridge.transports.replay_link",
 }
 
 EXAMPLES = ("sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://127.0.0.1:7878, "
             "ble://AA:BB:CC:DD:EE:FF, ble://sim?seed=1, vitruvian://AA:BB:CC:DD:EE:FF, "
-            "vitruvian://sim?seed=1")
+            "vitruvian://sim?seed=1, replay:WIRE_LOG.hswl")
 
 
 def scheme_of(url: str) -> str:

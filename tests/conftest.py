@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -18,6 +20,10 @@ from sim.runner import tick_forever
 from sim.serve import UnitServer
 
 LINKS = ["memory", "pty", "tcp", "ble"]
+
+# Wire logs, flight records and bundles of the halfstep processes the tests start go here, not
+# into the state folder of whoever runs the tests.
+os.environ.setdefault("HALFSTEP_STATE_DIR", tempfile.mkdtemp(prefix="halfstep-state-"))
 
 
 @dataclass
