@@ -33,15 +33,19 @@ class FlightRecorder:
         self.dumps: list[Path] = []
 
     def _trim(self, now: float) -> None:
-        for d in (self._batches, self._events):
-            while d and now - d[0][0] > self.window_s:
-                d.popleft()
+        while self._events and now - self._events[0][0] > self.window_s:
+            self._events.popleft()
 
     def note_telemetry(self, batch: Any) -> None:
-        now = time.time()
-        self._batches.append((now, batch))
-        if len(self._batches) % 64 == 0:
-            self._trim(now)
+        """Kept by the unit's own clock (warped simulations included): the last 30 s of it."""
+        t = int(batch.t_us[-1])
+        b = self._batches
+        if b and t < int(b[-1][1].t_us[-1]):  # the unit restarted its clock
+            b.clear()
+        b.append((time.time(), batch))
+        limit = t - self.window_s * 1e6
+        while b and int(b[0][1].t_us[-1]) < limit:
+            b.popleft()
 
     def note_event(self, event: dict[str, Any]) -> None:
         now = time.time()

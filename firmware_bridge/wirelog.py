@@ -78,10 +78,10 @@ class WireLogWriter:
         self._prune()
 
     def _prune(self) -> None:
-        logs = sorted(self.folder.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
+        logs = sorted(self.folder.glob(f"*{SUFFIX}"))  # names start with the time
         total = sum(p.stat().st_size for p in logs)
         for p in logs:
-            if total <= self.folder_cap or p in self.files:
+            if total <= self.folder_cap or p == self.files[-1]:
                 break
             total -= p.stat().st_size
             p.unlink(missing_ok=True)
@@ -212,6 +212,7 @@ class RecordingTransport:
         self.url = inner.url
         self.writer = writer
         self._flushed = time.monotonic()
+        self._ended = False
         writer.write(OPEN, inner.url.encode())
 
     def __getattr__(self, name: str) -> Any:  # e.g. the simulator's unit, for its person
@@ -221,6 +222,7 @@ class RecordingTransport:
         try:
             data = await self.inner.read()
         except (ConnectionError, OSError) as e:
+            self._ended = True
             self.writer.write(CLOSE, f"lost: {e}".encode())
             self.writer.flush()
             raise
@@ -235,6 +237,8 @@ class RecordingTransport:
         await self.inner.send(data)
 
     async def close(self) -> None:
-        self.writer.write(CLOSE, b"host: closed")
-        self.writer.flush()
+        if not self._ended:
+            self._ended = True
+            self.writer.write(CLOSE, b"host: closed")
+            self.writer.flush()
         await self.inner.close()
