@@ -174,3 +174,37 @@ def test_a_support_bundle_has_everything_but_secrets(recorded, tmp_path):
     for n, data in texts.items():
         assert b"hunter2" not in data and b'"2468"' not in data, n
     secret_log.unlink()
+
+
+def test_injected_faults_are_counted_as_the_controller_counted_them(tmp_path):
+    """Dropped ACKs, corrupt and lost frames: the wire log's summary finds exactly what the
+    client saw live (the same bytes, read again)."""
+    import asyncio
+
+    from controller.demo import DemoSet, run_workout
+    from controller.wire_report import analyse
+    from firmware_bridge import wirelog
+    from firmware_bridge.client import DeviceClient
+    from sim.clock import loop_factory
+
+    url = "sim://?seed=7&reps=6&rest=5&drop_ack=2&corrupt=0.05&drop=0.02"
+
+    async def main():
+        async with DeviceClient(url) as dev:
+            await run_workout(dev, (DemoSet("row", 10.0, 6, 5.0),), lambda s: None)
+            return dev.health
+
+    wirelog.enable(tmp_path)
+    try:
+        with asyncio.Runner(loop_factory=loop_factory(0)) as r:
+            health = r.run(main())
+    finally:
+        wirelog.enable(None)
+    log = read_wire_log(next(tmp_path.glob("*.hswl")))
+    s, rows = analyse(log)
+    assert health.retries >= 2 and health.bad_frames > 0 and health.device_frames_lost > 0
+    assert (s.retries, s.bad_frames, s.frames_lost) == (health.retries, health.bad_frames,
+                                                        health.device_frames_lost)
+    assert sum(1 for r in rows if r.kind == "retry") == health.retries
+    assert len(s.sets) == 1 and s.sets[0]["reps"] == 6
+    assert s.unanswered <= 1  # the STOP sent on closing is not waited for
