@@ -19,7 +19,7 @@ from controller.loads import LoadError, check_load
 from controller.logs import bind_session, configure_logging, new_session_id
 from firmware_bridge.client import DeviceError
 from firmware_bridge.devices import device_client
-from firmware_bridge.links import scheme_of
+from firmware_bridge.links import scheme_of, warpable
 from firmware_bridge.transports.base import LinkClosed, LinkError
 
 DEVICE_HELP = ("Device URL: sim://?seed=1, serial:/dev/ttyUSB0?baud=921600, tcp://HOST:PORT, "
@@ -106,7 +106,7 @@ def demo(device: str | None, seed: int, speed: float) -> None:
     from controller.demo import DEMO_WORKOUT, run_workout, sim_url, summary_table
 
     url = device or sim_url(seed)
-    in_process = url.startswith(("sim:", "ble://sim", "vitruvian://sim"))
+    in_process = warpable(url)
     bind_session(new_session_id())
 
     def say(line: str) -> None:

@@ -109,11 +109,12 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         from controller.logs import bind_session, new_session_id
         from controller.session import SessionRunner
         from firmware_bridge.devices import device_client
+        from firmware_bridge.links import warpable
 
         plan = load_plan(path)
         day = today or dt.date.today()
         url = device or f"sim://?seed={seed}&rest=60"
-        in_process = url.startswith(("sim:", "ble://sim", "vitruvian://sim"))
+        in_process = warpable(url)
         if mqtt is not None and in_process and speed == 0:
             raise click.UsageError("--speed 0 cannot be used with --mqtt: the broker answers in "
                                    "real time; use a speed from 1 to 20 (default 10)")

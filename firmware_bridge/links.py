@@ -32,6 +32,11 @@ def scheme_of(url: str) -> str:
     return scheme
 
 
+def warpable(url: str) -> bool:
+    """Links that live in this process (simulators, replays): `--speed` can warp their time."""
+    return url.startswith(("sim:", "ble://sim", "vitruvian://sim", "replay:"))
+
+
 async def open_link(url: str) -> Transport:
     module = importlib.import_module(SCHEMES[scheme_of(url)])
     return await module.open_link(url)

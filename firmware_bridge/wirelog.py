@@ -1,10 +1,11 @@
 """Wire logs: every byte in and out of a link with the host's timestamp (MAVLink's .tlog idea).
 
-File: `HSWL` + version (1 byte) + 3 reserved + metadata length (u32 LE) + metadata (JSON), then
-records: kind (u8) + host time in microseconds since the epoch (i64 LE) + length (u32 LE) +
-bytes. Kinds: rx (from the unit), tx (to the unit), open and close of a link (the bytes are the
-URL, or the reason). Bytes are stored as the transport saw them, so a replay feeds the codec
-exactly what it saw. Files rotate at a size cap; the oldest go once the folder passes its cap.
+File: `HSWL` + version (1 byte) + 3 reserved + metadata length (u32 LE) + metadata (JSON);
+records: kind (u8) + host wall time in microseconds since the epoch (i64 LE) + the event
+loop's clock in microseconds (i64 LE; the pace a replay follows, simulated time included) +
+length (u32 LE) + bytes. Kinds: rx (from the unit), tx (to the unit), open and close of a
+link (the bytes are the URL, or the reason). Bytes are stored as the transport saw them, so a
+replay feeds the codec exactly what it saw. Files rotate at a size cap; the oldest go once the folder passes its cap.
 A truncated or corrupt file reads up to the damage, and says where it stopped.
 """
 
@@ -24,7 +25,7 @@ from typing import Any, BinaryIO
 MAGIC = b"HSWL"
 VERSION = 1
 HEAD = struct.Struct("<4sB3xI")
-RECORD = struct.Struct("<BqI")
+RECORD = struct.Struct("<BqqI")
 RX, TX, OPEN, CLOSE = 0, 1, 2, 3
 KINDS = {RX: "rx", TX: "tx", OPEN: "open", CLOSE: "close"}
 MAX_RECORD = 1 << 20
@@ -86,13 +87,15 @@ class WireLogWriter:
             total -= p.stat().st_size
             p.unlink(missing_ok=True)
 
-    def write(self, kind: int, data: bytes, at_us: int | None = None) -> None:
+    def write(self, kind: int, data: bytes, at_us: int | None = None,
+              loop_us: int | None = None) -> None:
         if self._f is None:
             return
         if self._size + RECORD.size + len(data) > self.file_cap:
             self._new_file()
         assert self._f is not None
-        self._f.write(RECORD.pack(kind, now_us() if at_us is None else at_us, len(data)))
+        wall = now_us() if at_us is None else at_us
+        self._f.write(RECORD.pack(kind, wall, wall if loop_us is None else loop_us, len(data)))
         self._f.write(data)
         self._size += RECORD.size + len(data)
 
@@ -109,8 +112,9 @@ class WireLogWriter:
 @dataclass
 class Record:
     kind: int
-    at_us: int
+    at_us: int  # wall clock
     data: bytes
+    loop_us: int = 0  # the recording loop's clock: what a replay paces itself by
 
     @property
     def name(self) -> str:
@@ -148,7 +152,7 @@ def read_wire_log(path: Path) -> WireLog:
         if pos + RECORD.size > len(raw):
             log.problem = f"truncated record header at byte {pos} of {len(raw)}"
             break
-        kind, at_us, n = RECORD.unpack_from(raw, pos)
+        kind, at_us, loop_us, n = RECORD.unpack_from(raw, pos)
         if kind not in KINDS or n > MAX_RECORD:
             log.problem = f"corrupt record at byte {pos} (kind {kind}, length {n})"
             break
@@ -156,7 +160,8 @@ def read_wire_log(path: Path) -> WireLog:
             log.problem = (f"truncated record at byte {pos}: {n} bytes announced, "
                            f"{len(raw) - pos - RECORD.size} present")
             break
-        log.records.append(Record(kind, at_us, raw[pos + RECORD.size:pos + RECORD.size + n]))
+        log.records.append(Record(kind, at_us, raw[pos + RECORD.size:pos + RECORD.size + n],
+                                  loop_us))
         pos += RECORD.size + n
     return log
 
@@ -213,7 +218,7 @@ class RecordingTransport:
         self.writer = writer
         self._flushed = time.monotonic()
         self._ended = False
-        writer.write(OPEN, inner.url.encode())
+        writer.write(OPEN, inner.url.encode(), loop_us=_loop_us())
 
     def __getattr__(self, name: str) -> Any:  # e.g. the simulator's unit, for its person
         return getattr(self.inner, name)
@@ -223,22 +228,31 @@ class RecordingTransport:
             data = await self.inner.read()
         except (ConnectionError, OSError) as e:
             self._ended = True
-            self.writer.write(CLOSE, f"lost: {e}".encode())
+            self.writer.write(CLOSE, f"lost: {e}".encode(), loop_us=_loop_us())
             self.writer.flush()
             raise
-        self.writer.write(RX, data)
+        self.writer.write(RX, data, loop_us=_loop_us())
         if time.monotonic() - self._flushed > 1.0:
             self.writer.flush()
             self._flushed = time.monotonic()
         return data
 
     async def send(self, data: bytes) -> None:
-        self.writer.write(TX, data)
+        self.writer.write(TX, data, loop_us=_loop_us())
         await self.inner.send(data)
 
     async def close(self) -> None:
         if not self._ended:
             self._ended = True
-            self.writer.write(CLOSE, b"host: closed")
+            self.writer.write(CLOSE, b"host: closed", loop_us=_loop_us())
             self.writer.flush()
         await self.inner.close()
+
+
+def _loop_us() -> int:
+    import asyncio
+
+    try:
+        return int(asyncio.get_running_loop().time() * 1e6)
+    except RuntimeError:
+        return now_us()

@@ -208,3 +208,31 @@ def test_injected_faults_are_counted_as_the_controller_counted_them(tmp_path):
     assert sum(1 for r in rows if r.kind == "retry") == health.retries
     assert len(s.sets) == 1 and s.sets[0]["reps"] == 6
     assert s.unanswered <= 1  # the STOP sent on closing is not waited for
+
+
+def test_a_session_with_a_reconnect_replays_exactly(tmp_path):
+    """`halfstep run` loses its link in set 2, reconnects and finishes; replaying its wire log
+    through `halfstep run` again gives the same reps and the same safety events."""
+    import shutil
+
+    state = tmp_path / "state"
+    plan = tmp_path / "plan.json"
+    assert hs(state, "plan", "init", "--profile", "pain", "--exercise",
+              "seated row:upper:multi:10", "--start", "2026-11-16", "--file",
+              str(plan)).returncode == 0
+    shutil.copy(plan, tmp_path / "plan0.json")
+    args = ("run", "--no-panel", "--speed", "0", "--pain", "2", "--yes", "--today",
+            "2026-11-16", "--file", str(plan))
+    first = hs(state, *args, "--db", str(tmp_path / "a.sqlite"), "--device",
+               "sim://?seed=3&rest=60&disconnect_at=40")
+    assert first.returncode == 0 and "link lost: reconnecting" in first.stdout
+    wire = next((state / "wire").glob("*.hswl"))
+    shutil.copy(tmp_path / "plan0.json", plan)
+    again = hs(tmp_path / "replay-state", "--no-wire-log", *args, "--db",
+               str(tmp_path / "b.sqlite"), "--device", f"replay:{wire}")
+    assert again.returncode == 0, again.stderr
+    assert reps_of(again.stdout) == reps_of(first.stdout)
+    assert [k for k, _ in safety_of(tmp_path / "replay-state")] == \
+        [k for k, _ in safety_of(state)] == ["link_lost", "reconnected"]
+    s = hs(state, "logs", "summary", str(wire)).stdout
+    assert "opened 2 time(s), lost 1" in s and "reconnects 1" in s

@@ -30,7 +30,7 @@ class ReplayTransport:
         self._i = 0
         self._closed = False
         loop = asyncio.get_running_loop()
-        self._anchor = (loop.time(), records[0].at_us)
+        self._anchor = (loop.time(), records[0].loop_us)
         self._host = FrameDecoder()
         self._recorded_tx = FrameDecoder()
         self._unit = FrameDecoder()
@@ -47,12 +47,18 @@ class ReplayTransport:
             if self._i >= len(self._records):
                 await asyncio.Event().wait()  # the recording ends here: nothing more comes
             r = self._records[self._i]
+            due = self._anchor[0] + (r.loop_us - self._anchor[1]) / 1e6
+            if due > loop.time():  # every record at its recorded pace, the host's too
+                await asyncio.sleep(due - loop.time())
             if r.kind == TX:
+                waited = False
                 for frame in self._recorded_tx.feed(r.data):
                     if frame.msg.TYPE != MsgType.HEARTBEAT:
                         await self._match(frame.msg.TYPE, frame.seq)
+                        waited = True
                 self._i += 1
-                self._anchor = (loop.time(), r.at_us)
+                if waited:  # the host set the pace here: go on from its moment
+                    self._anchor = (loop.time(), r.loop_us)
                 continue
             if r.kind == CLOSE:
                 if r.data.startswith(b"lost"):
@@ -61,9 +67,6 @@ class ReplayTransport:
                     raise LinkClosed(f"{self.url}: the recorded link was lost here "
                                      f"({r.data.decode(errors='replace')[6:]})")
                 await asyncio.Event().wait()  # the host closed it: so will the replayed host
-            due = self._anchor[0] + (r.at_us - self._anchor[1]) / 1e6
-            if due > loop.time():
-                await asyncio.sleep(due - loop.time())
             self._i += 1
             return self._renumber(r.data)
 
