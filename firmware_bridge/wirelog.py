@@ -5,8 +5,9 @@ records: kind (u8) + host wall time in microseconds since the epoch (i64 LE) + t
 loop's clock in microseconds (i64 LE; the pace a replay follows, simulated time included) +
 length (u32 LE) + bytes. Kinds: rx (from the unit), tx (to the unit), open and close of a
 link (the bytes are the URL, or the reason). Bytes are stored as the transport saw them, so a
-replay feeds the codec exactly what it saw. Files rotate at a size cap; the oldest go once the folder passes its cap.
-A truncated or corrupt file reads up to the damage, and says where it stopped.
+replay feeds the codec exactly what it saw. Files rotate at a size cap; the oldest go once the
+folder passes its cap. A truncated or corrupt file reads up to the damage, and says where it
+stopped.
 """
 
 from __future__ import annotations
