@@ -28,6 +28,7 @@ class ScriptedIO:
         self.pains = list(pains or [])
         self.resume = resume
         self.resumes = 0
+        self.asked: list[str] = []
 
     def say(self, line: str) -> None:
         self.lines.append(line)
@@ -40,6 +41,7 @@ class ScriptedIO:
 
     async def ask_yes(self, question: str) -> bool:
         self.resumes += "Resume" in question
+        self.asked.append(question)
         return self.resume
 
 
@@ -192,3 +194,36 @@ def test_history_survives_and_migrates(tmp_path):
     con.close()
     with pytest.raises(RuntimeError, match="newer than this program"):
         History(db)
+
+
+@pytest.mark.parametrize("go_on", [True, False])
+def test_a_stop_from_a_surface_ends_the_set_and_waits_for_the_person(tmp_path, go_on):
+    """STOP mid-set (as the panel or MQTT sends it): the load comes off, confirmed; the set is
+    kept with its reps; before the next set the person is asked, and "no" ends the session."""
+    plan = one_exercise_plan()  # 2 sets of 12
+    io = ScriptedIO(resume=go_on)
+    answers: list[dict] = []
+    tasks: list[asyncio.Task] = []
+
+    def watch(unit, runner):
+        if runner.state.phase == "set" and runner.state.set_index == 1 and \
+                runner.state.reps >= 4 and not answers:
+            answers.append({})
+            task = asyncio.ensure_future(runner.stop("test"))
+            task.add_done_callback(lambda t: answers.__setitem__(0, t.result()))
+            tasks.append(task)  # held until it is done
+
+    result, _, _, _ = run_session(plan, tmp_path / "h.sqlite", "sim://?seed=2&rest=60", io,
+                                  watch=watch)
+    assert answers[0]["confirmed"] is True and answers[0]["applied_kg"] == 0.0
+    first = result.sets[0]
+    assert first.ended_by == "stopped from test" and 4 <= first.full_reps < 12
+    assert any("Stopped from test" in q for q in io.lines + io.asked)
+    if go_on:
+        assert result.status == "finished" and len(result.sets) == 2
+        assert result.sets[1].full_reps == 12
+    else:
+        assert result.status == "stopped" and len(result.sets) == 1
+    with History(tmp_path / "h.sqlite") as h:
+        kinds = [e["kind"] for e in h.session(result.session_id)["safety_events"]]
+    assert "stop" in kinds
