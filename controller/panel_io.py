@@ -122,7 +122,8 @@ class PanelIO:
         self.prompt = prompt
         self.on_change("prompt", prompt.as_dict())
         if self.echo is not None:
-            self.echo(prompt.question + (" (or answer on the panel)" if self.lines else ""))
+            self.echo(prompt.question + (", or ! for a red flag" if prompt.kind == "pain" else "")
+                      + (" (or answer on the panel)" if self.lines else ""))
         try:
             while True:
                 waits = {prompt.future}

@@ -47,7 +47,7 @@ class TerminalIO:
             self.say(f"{question}: {self.auto_pain}")
             return self.auto_pain
         while True:
-            answer = await self._ask(question)
+            answer = await self._ask(question + ", or ! for a red flag")
             if answer == "!":
                 return RED_FLAG
             if answer.isdigit() and 0 <= int(answer) <= 10:

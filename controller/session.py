@@ -188,8 +188,7 @@ class SessionRunner:
                 self._upcoming = None
                 self._set_state(phase="paused", reason="pain check-in", next_kg=None,
                                 rest_until=None)
-                answer = await self.io.ask_pain(f"Pain during {item.exercise} (0-10, or ! for "
-                                                "a red flag)")
+                answer = await self.io.ask_pain(f"Pain during {item.exercise} (0-10)")
                 if answer == RED_FLAG:
                     flags.append(RedFlag.SNAP_OR_TEAR)
                     result.status = "red_flag"

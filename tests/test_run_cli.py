@@ -24,7 +24,7 @@ def test_run_a_simulated_session_and_find_it_in_the_history(tmp_path):
     res = run("run", "--file", plan, "--db", db, "--speed", "0", "--pain", "2",
               "--today", "2026-11-16", timeout=120)
     assert res.returncode == 0, res.stderr
-    assert "Pain during cable squat (0-10, or ! for a red flag): 2" in res.stdout
+    assert "Pain during cable squat (0-10): 2" in res.stdout
     assert "session 1: finished, 9 sets" in res.stdout
     listing = run("history", "list", "--db", db).stdout
     assert "2026-11-16  finished     9" in listing
