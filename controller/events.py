@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import structlog
 
 log = structlog.get_logger("controller.events")
@@ -27,6 +28,15 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+
+
+def jsonable(value: Any) -> Any:
+    """`default=` for json.dumps of event data: numpy values as plain ones, the rest as text."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 class EventBus:

@@ -197,7 +197,6 @@ def _filtered(file: Path, session: str | None, level: str,
 
 # ---- the support bundle ------------------------------------------------------------------------
 
-SECRET_KEYS = re.compile(r"pass(word)?|secret|token|pin|scrypt|salt|key", re.I)
 URL_PASSWORD = re.compile(r"(\w+://[^:/@\s\"]+):[^@\s\"]+@")
 
 

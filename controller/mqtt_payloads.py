@@ -8,10 +8,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from controller.events import Event
+from controller.events import Event, jsonable
 from controller.loads import STEP_KG
+from firmware_bridge.messages import telemetry_columns
 
 SCHEMA = 1
 COMMANDS = ("stop", "next_load")
@@ -51,32 +50,19 @@ def iso(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
 def encode(unit: str, seq: int, event: Event) -> bytes:
     """One event as its JSON payload: the schema version, the unit, when, a per-run sequence
     number (delivery is at least once: a subscriber drops repeats by unit and seq)."""
     body = {"v": SCHEMA, "unit": unit, "ts": iso(event.at), "seq": seq, **event.data}
-    return json.dumps(body, default=_plain, separators=(",", ":")).encode()
+    return json.dumps(body, default=jsonable, separators=(",", ":")).encode()
 
 
 def telemetry_payload(unit: str, seq: int, at: float, batches: list[Any],
                       dropped: int) -> bytes:
     """Samples of several batches in one message, column by column, one list per cable."""
-    t = np.concatenate([b.t_us for b in batches]) / 1e6
-    pos = np.concatenate([b.position_mm for b in batches])
-    vel = np.concatenate([b.velocity_m_s for b in batches])
-    ten = np.concatenate([b.tension_n for b in batches])
-    body = {"v": SCHEMA, "unit": unit, "ts": iso(at), "seq": seq, "samples": len(t),
-            "cables": int(pos.shape[1]), "dropped_samples": dropped,
-            "t_s": np.round(t, 4).tolist(), "position_mm": np.round(pos.T, 1).tolist(),
-            "velocity_m_s": np.round(vel.T, 3).tolist(), "tension_n": np.round(ten.T, 1).tolist()}
+    cols = telemetry_columns(batches)
+    body = {"v": SCHEMA, "unit": unit, "ts": iso(at), "seq": seq, "samples": len(cols["t_s"]),
+            "cables": len(cols["position_mm"]), "dropped_samples": dropped, **cols}
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -180,4 +166,4 @@ def response(unit: str, seq: int, at: float, command: str, cid: str | None, ok: 
              **data: Any) -> bytes:
     body = {"v": SCHEMA, "unit": unit, "ts": iso(at), "seq": seq, "command": command,
             "id": cid, "ok": ok, **{k: v for k, v in data.items() if v is not None}}
-    return json.dumps(body, default=_plain, separators=(",", ":")).encode()
+    return json.dumps(body, default=jsonable, separators=(",", ":")).encode()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from controller.events import Event, EventBus
-from controller.loads import LoadError
 from controller.mqtt_config import MqttSettings, unit_id
 from controller.mqtt_payloads import (
     DELIVERY,
@@ -36,6 +34,7 @@ from controller.mqtt_payloads import (
     telemetry_payload,
 )
 from controller.safety import SafetyRefusal
+from firmware_bridge import version
 
 log = structlog.get_logger("controller.mqtt")
 
@@ -62,13 +61,6 @@ class SinkStats:
     dropped_messages: int = 0
     commands: int = 0
     refused: int = 0
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("halfstep")
-    except importlib.metadata.PackageNotFoundError:
-        return "0"
 
 
 class MqttSink:
@@ -102,7 +94,7 @@ class MqttSink:
         self._handlers: set[asyncio.Task] = set()
         self._last_telemetry = 0.0
         # Both take tens of milliseconds: done now, before the session, never during a set.
-        self._version = _version()
+        self._version = version()
         self._ssl = settings.ssl_context()
         if settings.unit:
             self._set_unit(settings.unit)
@@ -337,13 +329,8 @@ class MqttSink:
                 reply = dict(ok=True, result={"next_kg": value})
         except CommandError as e:
             reply = dict(ok=False, reason=e.reason, field=e.field, allowed=e.allowed)
-        except SafetyRefusal as e:
-            allowed = e.data.get("allowed_kg")
-            reply = dict(ok=False, reason=e.cause, field="kg",
-                         allowed=None if allowed is None else
-                         f"0.5 to {allowed:.1f} kg in steps of 0.5 kg")
-        except LoadError as e:
-            reply = dict(ok=False, reason=str(e), field="kg")
+        except SafetyRefusal as e:  # off the grid, above the cap, mid-set, ...
+            reply = dict(ok=False, reason=e.cause, field="kg", allowed=e.allowed)
         if not reply["ok"]:
             self.stats.refused += 1
             log.warning("mqtt_command_refused", command=name, reason=reply["reason"])

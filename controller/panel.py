@@ -18,6 +18,7 @@ import secrets
 import socket
 import time
 from collections import deque
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,8 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from controller.events import Event
-from controller.loads import LoadError
-from controller.panel_io import AnswerError, PanelIO
+from controller.events import Event, jsonable
+from controller.panel_io import AnswerError, PersonIO
 from controller.plan_cli import load_plan
 from controller.progress import progress
 from controller.safety import SafetyRefusal
@@ -91,7 +91,7 @@ def is_loopback(host: str) -> bool:
 
 
 class Panel:
-    def __init__(self, runner: SessionRunner, io: PanelIO, plan_path: Path, host: str,
+    def __init__(self, runner: SessionRunner, io: PersonIO, plan_path: Path, host: str,
                  port: int, pin: dict[str, str] | None = None):
         self.runner, self.io, self.plan_path = runner, io, plan_path
         self.host, self.port = host, port
@@ -108,7 +108,7 @@ class Panel:
         self.last_rep: dict[str, Any] | None = None
         self._runner_app: web.AppRunner | None = None
         self._unsub: Any = None
-        io.on_change = self._io_change
+        io.on_change = self._broadcast  # prompts and lines said go to the open pages
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -145,7 +145,7 @@ class Panel:
     # ---- events to the open pages ---------------------------------------------------------
 
     def _broadcast(self, kind: str, data: Any) -> None:
-        msg = f"event: {kind}\ndata: {json.dumps(data, default=_plain)}\n\n"
+        msg = f"event: {kind}\ndata: {_dumps(data)}\n\n"
         for q in list(self.pages):
             _put(q, msg)
 
@@ -167,9 +167,6 @@ class Panel:
         elif e.kind == "rep":
             self.last_rep = dict(e.data)
         self._broadcast(e.kind, {"at": e.at, **e.data})
-
-    def _io_change(self, kind: str, data: Any) -> None:
-        self._broadcast(kind, data)
 
     # ---- security ----------------------------------------------------------------------------
 
@@ -238,8 +235,6 @@ class Panel:
         return web.FileResponse(STATIC / "index.html")
 
     def _snapshot(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return {"state": asdict(self.runner.state), "prompt": None if self.io.prompt is None
                 else self.io.prompt.as_dict(), "said": list(self.io.said)[-30:],
                 "unit": self.unit, "last_rep": self.last_rep, "pin": self.pin is not None,
@@ -306,12 +301,8 @@ class Panel:
             return body
         try:
             value = self.runner.set_next_load(body.kg, "panel")
-        except SafetyRefusal as e:
-            allowed = e.data.get("allowed_kg")
-            return _error(409, e.cause, field="kg", allowed=None if allowed is None
-                          else f"0.5 to {allowed:.1f} kg in steps of 0.5 kg")
-        except LoadError as e:
-            return _error(400, str(e), field="kg")
+        except SafetyRefusal as e:  # off the grid, above the cap, mid-set, ...
+            return _error(409, e.cause, field="kg", allowed=e.allowed)
         return web.json_response({"ok": True, "next_kg": value})
 
     async def _answer(self, request: web.Request) -> web.Response:
@@ -351,11 +342,5 @@ def _put(q: asyncio.Queue[str], msg: str) -> None:
     q.put_nowait(msg)
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return str(v)
-
-
 def _dumps(v: Any) -> str:
-    return json.dumps(v, default=_plain)
+    return json.dumps(v, default=jsonable)

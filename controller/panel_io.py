@@ -1,4 +1,4 @@
-"""The person in the loop, through the panel (and the terminal, whichever answers first).
+"""The person in the loop, at the terminal and on the panel (whichever answers first).
 
 The session runner asks (pain, a number, yes/no); a question becomes a prompt the panel shows
 and answers over HTTP. When a terminal is attached its lines answer too, so nobody is stuck
@@ -22,6 +22,7 @@ import click
 from controller.session import RED_FLAG
 
 _ids = itertools.count(1)
+TERMINAL_HINT = {"pain": ", or ! for a red flag", "number": " (Enter to skip)", "yes": " [y/n]"}
 TERMINAL_HELP = {
     "pain": "  please answer with a whole number from 0 to 10, or ! for a red flag (snap or "
             "tearing, new loss of function, chest pain, breathlessness, fainting)",
@@ -88,7 +89,7 @@ class StdinLines:
         threading.Thread(target=read, daemon=True, name="stdin-lines").start()
 
 
-class PanelIO:
+class PersonIO:
     def __init__(self, echo: Callable[[str], None] | None = None,
                  lines: StdinLines | None = None, auto_pain: int | None = None,
                  auto_yes: bool = False):
@@ -122,8 +123,8 @@ class PanelIO:
         self.prompt = prompt
         self.on_change("prompt", prompt.as_dict())
         if self.echo is not None:
-            self.echo(prompt.question + (", or ! for a red flag" if prompt.kind == "pain" else "")
-                      + (" (or answer on the panel)" if self.lines else ""))
+            self.echo(prompt.question + TERMINAL_HINT[prompt.kind]
+                      + (" (or answer on the panel)" if self.panel_up and self.lines else ""))
         try:
             while True:
                 waits = {prompt.future}

@@ -24,56 +24,6 @@ DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_
                          help="The history database.")
 
 
-class TerminalIO:
-    """Prompts on the terminal; `auto_pain`/`auto_yes` answer for unattended runs."""
-
-    def __init__(self, auto_pain: int | None, auto_yes: bool):
-        self.auto_pain = auto_pain
-        self.auto_yes = auto_yes
-
-    def say(self, line: str) -> None:
-        click.echo(line)
-
-    async def _ask(self, question: str) -> str:
-        try:
-            return (await asyncio.to_thread(input, question + ": ")).strip()
-        except EOFError:
-            raise click.ClickException("no answer (end of input): session stopped") from None
-
-    async def ask_pain(self, question: str) -> int | str:
-        from controller.session import RED_FLAG
-
-        if self.auto_pain is not None:
-            self.say(f"{question}: {self.auto_pain}")
-            return self.auto_pain
-        while True:
-            answer = await self._ask(question + ", or ! for a red flag")
-            if answer == "!":
-                return RED_FLAG
-            if answer.isdigit() and 0 <= int(answer) <= 10:
-                return int(answer)
-            self.say("  please answer with a whole number from 0 to 10, or ! for a red flag "
-                     "(snap or tearing, new loss of function, chest pain, breathlessness, "
-                     "fainting)")
-
-    async def ask_number(self, question: str, lo: int, hi: int) -> int | None:
-        if self.auto_pain is not None:
-            return None
-        while True:
-            answer = await self._ask(question + " (Enter to skip)")
-            if not answer:
-                return None
-            if answer.isdigit() and lo <= int(answer) <= hi:
-                return int(answer)
-            self.say(f"  please answer with a whole number from {lo} to {hi}")
-
-    async def ask_yes(self, question: str) -> bool:
-        if self.auto_yes or self.auto_pain is not None:
-            self.say(f"{question}: yes")
-            return True
-        return (await self._ask(question + " [y/n]")).lower().startswith("y")
-
-
 def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
     @cli.command()
     @FILE_OPTION
@@ -125,13 +75,13 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         async def main() -> None:
             from controller.mqtt_sink import MqttSink
             from controller.panel import Panel
-            from controller.panel_io import PanelIO, StdinLines
+            from controller.panel_io import PersonIO, StdinLines
 
             bus = EventBus()
             with History(db_path) as history:
-                io: Any = TerminalIO(auto_pain, auto_yes) if no_panel else PanelIO(
-                    click.echo, None if auto_pain is not None else StdinLines(), auto_pain,
-                    auto_yes)
+                # Questions are answered at the terminal or on the panel, whichever first.
+                io = PersonIO(click.echo, None if auto_pain is not None else StdinLines(),
+                              auto_pain, auto_yes)
                 runner = SessionRunner(lambda: device_client(url), plan, history, io, day,
                                        brief=brief, bus=bus)
                 async with contextlib.AsyncExitStack() as stack:

@@ -30,6 +30,12 @@ class SafetyRefusal(Exception):
         self.data = data
         super().__init__(cause)
 
+    @property
+    def allowed(self) -> str | None:
+        """What would have been accepted, for the person or tool that asked."""
+        hi = self.data.get("allowed_kg")
+        return None if hi is None else f"0.5 to {hi:.1f} kg in steps of 0.5 kg"
+
 
 EventSink = Callable[..., None]
 
@@ -93,7 +99,8 @@ class Supervisor:
                          allowed_kg, source)
         return value
 
-    def refuse(self, why: str, value: float, allowed_kg: float, source: str) -> None:
+    def refuse(self, why: str, value: float, allowed_kg: float | None, source: str) -> None:
+        """Report and raise; `allowed_kg` None when no load would do (mid-set, say)."""
         self.event("refused", why, requested_kg=value, allowed_kg=allowed_kg, source=source)
         raise SafetyRefusal(why, requested_kg=value, allowed_kg=allowed_kg)
 

@@ -75,7 +75,7 @@ class LiveState:
 
 
 class RunnerIO(Protocol):
-    """What the runner needs from the person: the terminal now, the panel later."""
+    """What the runner needs from the person (controller/panel_io.py: terminal and panel)."""
 
     def say(self, line: str) -> None: ...
 
@@ -136,7 +136,7 @@ class SessionRunner:
     # ---- the session --------------------------------------------------------------------------
 
     async def run(self) -> SessionResult:
-        rx = self.rx = next_session(self.plan, self.today)
+        rx = self.rx
         if rx.status == "paused":
             self.io.say(f"The program is paused. {rx.advice}")
             return SessionResult(0, "paused")
@@ -261,16 +261,15 @@ class SessionRunner:
         sets only; refused with SafetyRefusal, whose cause says why."""
         if self.state.phase == "set":
             self.supervisor.refuse("a set is in progress: the load can be changed between "
-                                    "sets only", kg, self.state.applied_kg, source)
+                                    "sets only", kg, None, source)
         if self._upcoming is None:
             self.supervisor.refuse("no set is coming up: a load can be chosen while a set "
-                                    "is ready or during the rest before it", kg, 0.0, source)
+                                    "is ready or during the rest before it", kg, None, source)
         item, _, planned = self._upcoming
         lo, hi = self._next_range(item, planned)
         value = self.supervisor.check_target(kg, allowed_kg=hi, source=source)
         if value < lo:
-            self.supervisor.refuse(f"a set needs some load: allowed {lo:.1f} to {hi:.1f} kg "
-                                    "in steps of 0.5 kg", value, hi, source)
+            self.supervisor.refuse("a set needs some load", value, hi, source)
         self._chosen[item.exercise] = value
         log.info("next_load_chosen", exercise=item.exercise, load_kg=value, source=source)
         self._set_state(next_kg=value)
@@ -286,26 +285,19 @@ class SessionRunner:
         self._wake.set()
         if self._q is not None:
             _put_latest(self._q, _STOP)
-        dev = self.dev
-        if dev is None:
+        if self.dev is None:
             return {"confirmed": False, "applied_kg": 0.0,
                     "detail": "no link to the unit: it unloads by itself when its lease runs out"}
-        for attempt in range(3):
-            try:
-                await dev.stop(confirm=True)
-                break
-            except CommandTimeout as e:
-                self.supervisor.event("stop_retry", str(e), attempt=attempt + 1)
-            except (LinkError, LinkClosed, DeviceError, OSError) as e:
-                return {"confirmed": False, "applied_kg": 0.0,
-                        "detail": f"the link is down ({e}): the unit unloads by itself when "
-                                  "its lease runs out"}
-        else:
+        try:
+            await self._stop_confirmed()
+        except LinkLost:  # before LinkClosed: it is one
             return {"confirmed": False, "applied_kg": 0.0,
                     "detail": "STOP not confirmed after 3 attempts: the unit unloads by itself "
                               "when its lease runs out"}
-        self.supervisor.applied_kg = 0.0
-        self._set_state(applied_kg=0.0)
+        except (LinkError, LinkClosed, DeviceError, OSError) as e:
+            return {"confirmed": False, "applied_kg": 0.0,
+                    "detail": f"the link is down ({e}): the unit unloads by itself when its "
+                              "lease runs out"}
         return {"confirmed": True, "applied_kg": 0.0}
 
     async def _go_on_after_stop(self) -> bool:
@@ -555,7 +547,8 @@ class SessionRunner:
         self._deload_task = asyncio.get_running_loop().create_task(send())
 
     async def _stop_confirmed(self) -> None:
-        """STOP, retried until telemetry confirms the load is off."""
+        """STOP, retried until telemetry confirms the load is off (the end of every set, and
+        STOP from any surface); LinkLost when it cannot be confirmed."""
         assert self.dev is not None
         for attempt in range(3):
             try:

@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from firmware_bridge.messages import telemetry_columns
 
 WINDOW_S = 30.0
 MIN_GAP_S = 5.0  # one dump per this many seconds at most (a burst of events is one story)
@@ -61,16 +61,9 @@ class FlightRecorder:
         batches = [b for _, b in self._batches]
         telemetry: dict[str, Any] = {}
         if batches:
-            telemetry = {
-                "host_time": [round(t, 3) for t, _ in self._batches],
-                "samples_per_batch": [len(b.t_us) for b in batches],
-                "t_s": np.round(np.concatenate([b.t_us for b in batches]) / 1e6, 4).tolist(),
-                "position_mm": np.round(np.concatenate([b.position_mm for b in batches]).T,
-                                        1).tolist(),
-                "velocity_m_s": np.round(np.concatenate([b.velocity_m_s for b in batches]).T,
-                                         3).tolist(),
-                "tension_n": np.round(np.concatenate([b.tension_n for b in batches]).T,
-                                      1).tolist()}
+            telemetry = {"host_time": [round(t, 3) for t, _ in self._batches],
+                         "samples_per_batch": [len(b.t_us) for b in batches],
+                         **telemetry_columns(batches)}
         body = {"reason": reason, "at": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
                 "window_s": self.window_s, "events": [e for _, e in self._events],
                 "telemetry": telemetry}

@@ -5,6 +5,7 @@ The byte layouts live in `codec.py` and `docs/protocol.md`; this module only nam
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import ClassVar
@@ -303,6 +304,17 @@ class Telemetry:
     @property
     def status(self) -> np.ndarray:
         return self.samples["cable"]["status"]
+
+
+def telemetry_columns(batches: Sequence[Telemetry]) -> dict[str, list]:
+    """Several batches as plain lists, column by column, one list per cable (for JSON)."""
+    return {"t_s": np.round(np.concatenate([b.t_us for b in batches]) / 1e6, 4).tolist(),
+            "position_mm": np.round(np.concatenate([b.position_mm for b in batches]).T,
+                                    1).tolist(),
+            "velocity_m_s": np.round(np.concatenate([b.velocity_m_s for b in batches]).T,
+                                     3).tolist(),
+            "tension_n": np.round(np.concatenate([b.tension_n for b in batches]).T,
+                                  1).tolist()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ stopped.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -199,13 +200,9 @@ def recorder(link: str) -> WireLogWriter | None:
     if _folder is None:
         return None
     if _writer is None:
-        from importlib.metadata import PackageNotFoundError, version
+        from firmware_bridge import version
 
-        try:
-            v = version("halfstep")
-        except PackageNotFoundError:
-            v = "0"
-        _writer = WireLogWriter(_folder, {"link": link, "halfstep": v,
+        _writer = WireLogWriter(_folder, {"link": link, "halfstep": version(),
                                           "started": dt.datetime.now(dt.UTC).isoformat()})
     return _writer
 
@@ -251,8 +248,6 @@ class RecordingTransport:
 
 
 def _loop_us() -> int:
-    import asyncio
-
     try:
         return int(asyncio.get_running_loop().time() * 1e6)
     except RuntimeError:

@@ -242,6 +242,8 @@ def test_a_session_reaches_a_subscriber_and_remote_commands_are_checked(tmp_path
     assert "above the 8.5 kg the plan allows" in above["reason"]
     assert "0.5 to 8.5 kg" in above["allowed"]
     assert "needs some load" in answers["zero"]["reason"]
+    assert answers["zero"]["allowed"] == "0.5 to 8.5 kg in steps of 0.5 kg"
+    assert "allowed" not in answers["in_set"]  # no load would do while a set runs
     assert "retained commands are ignored" in answers["retained"]["reason"]
     assert answers["unknown"]["field"] == "command" and "stop, next_load" in \
         answers["unknown"]["allowed"]

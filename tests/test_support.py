@@ -236,3 +236,7 @@ def test_a_session_with_a_reconnect_replays_exactly(tmp_path):
         [k for k, _ in safety_of(state)] == ["link_lost", "reconnected"]
     s = hs(state, "logs", "summary", str(wire)).stdout
     assert "opened 2 time(s), lost 1" in s and "reconnects 1" in s
+    # The timeline of the second link alone (after the reconnect) starts with its opening.
+    second = hs(state, "logs", "timeline", str(wire), "--session", "2").stdout.splitlines()
+    assert "link opened" in second[0] and not any("link lost" in x for x in second)
+    assert any("rep 10" in x for x in second)
