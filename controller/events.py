@@ -7,6 +7,7 @@ allowed to stop the set in progress.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+
+
+def iso(at: float) -> str:
+    """Seconds since the epoch as the UTC time every payload and report shows."""
+    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def jsonable(value: Any) -> Any:

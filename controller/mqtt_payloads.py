@@ -3,12 +3,11 @@ discovery message, and commands parsed from the wire. Pure: no I/O (docs/mqtt.md
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from controller.events import Event, jsonable
+from controller.events import Event, iso, jsonable
 from controller.loads import STEP_KG
 from firmware_bridge.messages import telemetry_columns
 
@@ -44,10 +43,6 @@ class Topics:
     @property
     def ha_status(self) -> str:
         return f"{self.discovery_prefix}/status"
-
-
-def iso(at: float) -> str:
-    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def encode(unit: str, seq: int, event: Event) -> bytes:

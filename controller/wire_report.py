@@ -6,12 +6,12 @@ Pure: a WireLog in, a summary and a timeline out (the support tools print them).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from controller.events import iso
 from controller.reps import CableRepEngine
 from firmware_bridge.codec import FrameDecoder
 from firmware_bridge.messages import (
@@ -41,7 +41,7 @@ class Row:
     segment: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"time": iso(self.at_us), "level": self.level, "kind": self.kind,
+        return {"time": iso(self.at_us / 1e6), "level": self.level, "kind": self.kind,
                 "text": self.text, "link": self.segment}
 
 
@@ -67,10 +67,6 @@ class WireSummary:
     device: dict[str, Any] = field(default_factory=dict)
 
 
-def iso(at_us: int) -> str:
-    return dt.datetime.fromtimestamp(at_us / 1e6, dt.UTC).isoformat(timespec="milliseconds")
-
-
 def analyse(log: WireLog) -> tuple[WireSummary, list[Row]]:
     s = WireSummary()
     rows: list[Row] = []
@@ -86,7 +82,6 @@ def analyse(log: WireLog) -> tuple[WireSummary, list[Row]]:
 def _segment(n: int, seg: list, s: WireSummary, rows: list[Row]) -> None:
     rx, tx = FrameDecoder(), FrameDecoder()
     sent: dict[int, tuple[int, str]] = {}  # seq -> (time, command) awaiting an answer
-    seen_seq: set[int] = set()
     last_dev_seq: int | None = None
     last_sample_us: int | None = None
     engine: CableRepEngine | None = None
@@ -98,7 +93,7 @@ def _segment(n: int, seg: list, s: WireSummary, rows: list[Row]) -> None:
         if current is None or engine is None:
             return
         summ = engine.combined.summary()
-        current.update(reps=summ.reps, partial_reps=summ.partial_reps, ended=iso(at_us),
+        current.update(reps=summ.reps, partial_reps=summ.partial_reps, ended=iso(at_us / 1e6),
                        ended_by=why, mean_concentric_m_s=summ.mean_concentric_m_s)
         s.sets.append(current)
         rows.append(Row(at_us, "info", "set", f"set {len(s.sets)} ended ({why}): "
@@ -126,12 +121,11 @@ def _segment(n: int, seg: list, s: WireSummary, rows: list[Row]) -> None:
                 if isinstance(f.msg, Heartbeat):
                     continue
                 name = f.msg.TYPE.name
-                if f.seq in seen_seq and f.seq in sent:
+                if f.seq in sent:  # the same sequence number, still unanswered: a retry
                     s.retries += 1
                     rows.append(Row(r.at_us, "warning", "retry", f"{name} sent again "
                                     f"(seq {f.seq})", n))
                     continue
-                seen_seq.add(f.seq)
                 s.commands[name] = s.commands.get(name, 0) + 1
                 sent[f.seq] = (r.at_us, name)
                 text = name if not isinstance(f.msg, SetLoad) else \
@@ -158,7 +152,7 @@ def _segment(n: int, seg: list, s: WireSummary, rows: list[Row]) -> None:
                 elif msg.ref_type == MsgType.SET_LOAD:
                     kg = max(msg.values, default=0) / 2
                     if kg > 0 and current is None:
-                        current = {"load_kg": kg, "started": iso(r.at_us)}
+                        current = {"load_kg": kg, "started": iso(r.at_us / 1e6)}
                         engine = CableRepEngine(cables)
                     rows.append(Row(r.at_us, "info", "load", f"load applied: {kg:.1f} kg", n))
                 elif msg.ref_type == MsgType.STOP:
@@ -202,7 +196,7 @@ def summary_lines(s: WireSummary, problem: str | None) -> list[str]:
     reps = sum(x["reps"] for x in s.sets)
     d = s.device
     lines = [
-        f"wire log: {iso(s.start_us)} to {iso(s.end_us)} ({dur:.1f} s); unit "
+        f"wire log: {iso(s.start_us / 1e6)} to {iso(s.end_us / 1e6)} ({dur:.1f} s); unit "
         f"{d.get('serial', '?')} firmware {d.get('firmware', '?')}",
         f"sets: {len(s.sets)}, reps: {reps}"
         + ("".join(f"\n  set {i}: {x['load_kg']:.1f} kg, {x['reps']} reps"

@@ -240,3 +240,27 @@ def test_a_session_with_a_reconnect_replays_exactly(tmp_path):
     second = hs(state, "logs", "timeline", str(wire), "--session", "2").stdout.splitlines()
     assert "link opened" in second[0] and not any("link lost" in x for x in second)
     assert any("rep 10" in x for x in second)
+
+
+def test_a_replayed_host_that_goes_another_way_is_played_on_and_counted(recorded):
+    """A controller that never sets a load: the replay waits 5 s at each recorded command, then
+    plays on (counting) to the recorded link loss."""
+    import asyncio
+
+    from firmware_bridge.client import DeviceClient
+    from firmware_bridge.transports.base import LinkClosed
+    from sim.clock import loop_factory
+
+    async def main():
+        async with DeviceClient(f"replay:{recorded['wire']}") as dev:
+            batches = 0
+            with pytest.raises(LinkClosed, match="recorded link was lost"):
+                async for _ in dev.telemetry():
+                    batches += 1
+                raise LinkClosed(dev._closed)  # the stream ends when the link does
+            return dev.transport.mismatches, batches
+
+    with asyncio.Runner(loop_factory=loop_factory(0)) as r:
+        mismatches, batches = r.run(main())
+    assert mismatches == 3  # SET_LOAD, STOP, SET_LOAD never came
+    assert batches > 500

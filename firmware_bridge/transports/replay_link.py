@@ -14,10 +14,14 @@ from collections import deque
 from pathlib import Path
 from urllib.parse import unquote
 
+import structlog
+
 from firmware_bridge.codec import FrameDecoder, encode
 from firmware_bridge.messages import Ack, Heartbeat, MsgType, Nack
 from firmware_bridge.transports.base import LinkClosed, LinkError
 from firmware_bridge.wirelog import CLOSE, RX, TX, Record, read_wire_log, segments
+
+log = structlog.get_logger("firmware_bridge.replay")
 
 SYNC_TIMEOUT_S = 5.0
 _CURSORS: dict[tuple[asyncio.AbstractEventLoop, Path], list[list[Record]]] = {}
@@ -83,8 +87,10 @@ class ReplayTransport:
             self._sent_event.clear()
             try:
                 await asyncio.wait_for(self._sent_event.wait(), max(0.0, end - loop.time()))
-            except TimeoutError:
-                self.mismatches += 1  # the host went another way: play on regardless
+            except TimeoutError:  # the host went another way: play on regardless, and say so
+                self.mismatches += 1
+                log.warning("replay_mismatch", expected=kind.name, link=self.url,
+                            mismatches=self.mismatches)
                 return
 
     def _renumber(self, data: bytes) -> bytes:
