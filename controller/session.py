@@ -122,6 +122,7 @@ class SessionRunner:
         self._stop_from: str | None = None
         self._wake = asyncio.Event()
         self._q: asyncio.Queue | None = None
+        self._stopping: asyncio.Future | None = None
 
     def _safety_event(self, kind: str, cause: str, **data: object) -> None:
         dev = self.dev
@@ -548,7 +549,13 @@ class SessionRunner:
 
     async def _stop_confirmed(self) -> None:
         """STOP, retried until telemetry confirms the load is off (the end of every set, and
-        STOP from any surface); LinkLost when it cannot be confirmed."""
+        STOP from any surface); LinkLost when it cannot be confirmed. One at a time: a STOP
+        from the panel mid-set and the set's own end share the same sequence."""
+        if self._stopping is None or self._stopping.done():
+            self._stopping = asyncio.ensure_future(self._stop_sequence())
+        await asyncio.shield(self._stopping)
+
+    async def _stop_sequence(self) -> None:
         assert self.dev is not None
         for attempt in range(3):
             try:

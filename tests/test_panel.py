@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from controller.plan_cli import save_plan
-from tests.mosquitto import free_port
 from tests.procs import Background, run
 from tests.test_session import DAY, one_exercise_plan
 
@@ -47,14 +46,12 @@ def browser():
         b.close()
 
 
-def start_run(tmp_path: Path, *extra: str, port: int | None = None,
-              speed: str = "10") -> tuple[Background, str]:
+def start_run(tmp_path: Path, *extra: str, speed: str = "10") -> tuple[Background, str]:
     plan = tmp_path / "plan.json"
     save_plan(one_exercise_plan(), plan)  # 2 x 12 at 7.0 kg (cap 8.5), one earlier session
-    port = port or free_port()
     proc = Background("run", "--file", str(plan), "--db", str(tmp_path / "h.sqlite"),
                       "--today", DAY.isoformat(), "--speed", speed,
-                      "--panel", f"127.0.0.1:{port}", *extra)
+                      "--panel", "127.0.0.1:0", *extra)  # any free port; the URL says which
     line = proc.first_line()
     assert line.startswith("panel: http://"), line
     return proc, line.removeprefix("panel: ")
@@ -228,12 +225,13 @@ def test_off_the_loopback_a_pin_guards_the_panel_and_the_motor(tmp_path, monkeyp
     monkeypatch.setenv("HALFSTEP_PANEL_PIN", "2468")
     plan = tmp_path / "plan.json"
     save_plan(one_exercise_plan(), plan)
-    port = free_port()
     proc = Background("run", "--file", str(plan), "--db", str(tmp_path / "h.sqlite"),
                       "--today", DAY.isoformat(), "--speed", "10", "--pain", "2",
-                      "--panel", f"0.0.0.0:{port}")
+                      "--panel", "0.0.0.0:0")
     try:
-        assert proc.first_line().startswith("panel: http://0.0.0.0:")
+        line = proc.first_line()
+        assert line.startswith("panel: http://0.0.0.0:")
+        port = int(line.rsplit(":", 1)[1].strip("/"))
         assert proc.first_line() == "enter the PIN on the panel to start"
         url = f"http://127.0.0.1:{port}/"
         status, body, _ = request(url + "api/state")
@@ -256,9 +254,9 @@ def test_off_the_loopback_a_pin_guards_the_panel_and_the_motor(tmp_path, monkeyp
     monkeypatch.delenv("HALFSTEP_PANEL_PIN")
     proc = Background("run", "--file", str(plan), "--db", str(tmp_path / "h.sqlite"),
                       "--today", DAY.isoformat(), "--speed", "10", "--pain", "2",
-                      "--panel", f"0.0.0.0:{port}")
+                      "--panel", "0.0.0.0:0")
     try:
-        proc.first_line()
+        port = int(proc.first_line().rsplit(":", 1)[1].strip("/"))
         assert proc.first_line() == "enter the PIN on the panel to start"
         status, body, headers = request(f"http://127.0.0.1:{port}/api/login", {"pin": "2468"})
         assert status == 200 and "HttpOnly" in headers["Set-Cookie"]

@@ -227,3 +227,27 @@ def test_a_stop_from_a_surface_ends_the_set_and_waits_for_the_person(tmp_path, g
     with History(tmp_path / "h.sqlite") as h:
         kinds = [e["kind"] for e in h.session(result.session_id)["safety_events"]]
     assert "stop" in kinds
+
+
+def test_a_stop_whose_acks_are_lost_is_retried_until_confirmed(tmp_path):
+    """The unit's ACKs to STOP go missing (5 in a row: more than one command's 4 attempts):
+    the STOP is sent again until telemetry confirms the load is off."""
+    plan = one_exercise_plan()
+    answers: list[dict] = []
+    tasks: list[asyncio.Task] = []
+
+    def watch(unit, runner):
+        if runner.state.phase == "set" and runner.state.reps >= 2 and not answers:
+            answers.append({})
+            unit.faults.drop_acks = 5
+            task = asyncio.ensure_future(runner.stop("test"))
+            task.add_done_callback(lambda t: answers.__setitem__(0, t.result()))
+            tasks.append(task)
+
+    result, _, _, _ = run_session(plan, tmp_path / "h.sqlite", "sim://?seed=2&rest=60",
+                                  ScriptedIO(resume=False), watch=watch)
+    assert answers[0] == {"confirmed": True, "applied_kg": 0.0}
+    assert result.sets[0].ended_by == "stopped from test"
+    with History(tmp_path / "h.sqlite") as h:
+        kinds = [e["kind"] for e in h.session(result.session_id)["safety_events"]]
+    assert "stop" in kinds and "stop_retry" in kinds
