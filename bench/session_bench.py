@@ -84,14 +84,9 @@ class Answers:
     def say(self, line: str) -> None:
         pass
 
-    async def ask_pain(self, question: str) -> int:
-        return 2
-
-    async def ask_number(self, question: str, lo: int, hi: int) -> int:
-        return 7
-
-    async def ask_yes(self, question: str) -> bool:
-        return True
+    async def ask(self, q):
+        """Through the same parser as the terminal and the panel."""
+        return q.parse({"pain": 2, "yes": "yes", "choice": "settled"}.get(q.kind, ""))
 
 
 def rss_mb() -> float:

@@ -26,7 +26,7 @@ MIGRATIONS: tuple[str, ...] = (
         day TEXT NOT NULL,
         started_at TEXT NOT NULL,
         ended_at TEXT,
-        status TEXT NOT NULL DEFAULT 'running',  -- running | finished | stopped | red_flag
+        status TEXT NOT NULL DEFAULT 'running',  -- running|finished|stopped|stopped: red flag
         profile TEXT,
         device_serial TEXT,
         firmware TEXT,
@@ -94,6 +94,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sets_by_session ON sets(session_id);
     CREATE INDEX reps_by_set ON reps(set_id);
+    """,
+    # 2: every check-in answer by question id, a red flag with its kind (never a number)
+    """
+    CREATE TABLE answers (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER REFERENCES sessions(id),
+        question TEXT NOT NULL,
+        answer TEXT,  -- JSON: a number, yes/no, a choice (NULL when skipped or a red flag)
+        red_flag TEXT,  -- the kind, when the answer was a red flag
+        at TEXT NOT NULL
+    );
+    CREATE INDEX answers_by_session ON answers(session_id);
     """,
 )
 
@@ -214,6 +226,14 @@ class History:
             db.execute("INSERT INTO checkins(session_id, exercise, pain, at) VALUES (?, ?, ?, ?)",
                        (session_id, exercise, pain, now()))
 
+    def record_answer(self, session_id: int | None, question: str, answer: Any,
+                      red_flag: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO answers(session_id, question, answer, red_flag, at) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (session_id, question, None if red_flag or answer is None
+                        else json.dumps(answer), red_flag, now()))
+
     def record_safety_event(self, session_id: int | None, kind: str, cause: str, *,
                             load_kg: float | None = None, seq: int | None = None,
                             firmware: str | None = None, **data: Any) -> None:
@@ -257,6 +277,10 @@ class History:
             out["sets"].append(d)
         out["checkins"] = [dict(r) for r in self.db.execute(
             "SELECT exercise, pain, at FROM checkins WHERE session_id=? ORDER BY id",
+            (session_id,))]
+        out["answers"] = [{**dict(r), "answer": None if r["answer"] is None
+                           else json.loads(r["answer"])} for r in self.db.execute(
+            "SELECT question, answer, red_flag, at FROM answers WHERE session_id=? ORDER BY id",
             (session_id,))]
         out["decisions"] = [{**dict(r), "reasons": json.loads(r["reasons"])}
                             for r in self.db.execute(

@@ -27,11 +27,22 @@ class ProfileKind(StrEnum):
 
 
 class RedFlag(StrEnum):
-    SNAP_OR_TEAR = "snap_or_tear"  # with acute localised pain
-    NEW_FUNCTIONAL_LOSS = "new_functional_loss"
+    """Graded in controller/red_flags.py, with the advice for each."""
+
     CHEST_PAIN = "chest_pain"
     BREATHLESSNESS = "breathlessness"  # disproportionate
-    FAINTING = "fainting"
+    FAINTING = "fainting"  # or near-fainting
+    BLADDER_BOWEL = "bladder_bowel"
+    NUMBNESS_TINGLING = "numbness_tingling"
+    NEW_WEAKNESS = "new_weakness"
+    SNAP_OR_TEAR = "snap_or_tear"  # with acute localised pain
+    SUDDEN_SWELLING = "sudden_swelling"
+    NEW_FUNCTIONAL_LOSS = "new_functional_loss"
+    PAIN_NOT_SETTLING = "pain_not_settling"  # rising, or not better within 48-72 h
+    OTHER = "other"  # reported without a kind: never lost, never a number
+
+
+Region = Literal["neck", "shoulder", "elbow", "wrist", "back", "hip", "knee", "ankle"]
 
 
 class UserProfile(Strict):
@@ -60,6 +71,7 @@ class Exercise(Strict):
     multi_joint: bool
     region: Literal["upper", "lower"]
     first_load_kg: Kg = 5.0  # a load the person knows is comfortable: assessment starts there
+    loads: list[Region] = []  # body regions it loads; empty: from its name and kind
 
 
 class PhaseName(StrEnum):
@@ -144,14 +156,44 @@ class CheckIn(Strict):
     more_capable: bool | None = None  # than a few weeks ago
 
 
+class AfterCheck(Strict):
+    """How the painful region was after a session (the 24-48 h rule), as the person said it:
+    the next morning (`halfstep checkin`, the panel) or before the next session."""
+
+    date: dt.date
+    answer: Literal["settled", "raised", "soreness"]  # soreness: muscles only, expected
+    source: Literal["pre-session", "checkin"] = "checkin"
+
+
 class SessionLog(Strict):
     date: dt.date
     sets: list[SetLog] = []
-    pain_during: Pain = 0
+    pain_during: Pain | None = 0  # None: no pain number was given (a red flag instead)
     pain_after: Pain | None = None  # 24-48 h later
     pain_settled: bool | None = None  # back to baseline within 24-48 h
     red_flags: list[RedFlag] = []
     checkin: CheckIn = CheckIn()
+    pain_by_exercise: dict[str, Pain] = {}  # the per-exercise check-ins
+    skipped: list[str] = []  # exercises rested today (pain in a region they load)
+    after: list[AfterCheck] = []
+    status: str | None = None  # finished | stopped | stopped: red flag
+
+
+class RedFlagReport(Strict):
+    """A red flag as reported: which, when, at which check-in (a question id)."""
+
+    date: dt.date
+    kind: RedFlag
+    checkin: str
+    at: dt.datetime | None = None
+
+
+class Clearance(Strict):
+    """A clinician's all-clear to resume after a red flag, as recorded by the person."""
+
+    date: dt.date
+    by: Annotated[str, Field(min_length=1, max_length=80)]
+    at: dt.datetime | None = None
 
 
 class PlanFile(Strict):
@@ -161,7 +203,9 @@ class PlanFile(Strict):
     profile: UserProfile
     program: Program
     history: list[SessionLog] = []
-    medical_clearance: list[dt.date] = []  # a red flag pauses the program until one of these
+    medical_clearance: list[dt.date] = []  # older files: all-clear dates without a name
+    red_flag_reports: list[RedFlagReport] = []
+    clearances: list[Clearance] = []  # a red flag pauses the program until one comes after it
 
     @model_validator(mode="after")
     def _history_is_consistent(self) -> PlanFile:
@@ -176,4 +220,8 @@ class PlanFile(Strict):
                 if st.exercise not in names:
                     raise ValueError(f"history[{i}].sets[{j}].exercise {st.exercise!r} is not "
                                      f"in the program ({', '.join(sorted(names))})")
+            for name in [*s.pain_by_exercise, *s.skipped]:
+                if name not in names:
+                    raise ValueError(f"history[{i}]: exercise {name!r} is not in the program "
+                                     f"({', '.join(sorted(names))})")
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import ipaddress
@@ -27,9 +28,11 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from controller import questions
 from controller.events import Event, jsonable
 from controller.panel_io import AnswerError, PersonIO
 from controller.plan_cli import load_plan
+from controller.plan_updates import ClearanceError
 from controller.progress import progress
 from controller.safety import SafetyRefusal
 from controller.session import SessionRunner
@@ -43,8 +46,8 @@ QUEUE = 500  # events waiting per open page
 MAX_TRIES = 5  # wrong PINs before a pause
 LOCKOUT_S = 30.0
 REARM = ("After a STOP, a lost link or a restart of the unit, the load stays off. To re-arm: "
-         "answer Continue on the panel when it asks, then take up the handles at the unit when "
-         "the next set is ready; the load comes on only then.")
+         "answer Yes when the panel asks whether to continue, then take up the handles at the "
+         "unit when the next set is ready; the load comes on only then.")
 
 
 class NextLoad(BaseModel):
@@ -56,6 +59,18 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: int
     value: int | bool | str | None
+
+
+class CheckinAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: int | bool | str | None
+
+
+class ClearRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    by: str
+    date: str | None = None  # YYYY-MM-DD; default: today
+    confirm: bool
 
 
 class Login(BaseModel):
@@ -121,7 +136,8 @@ class Panel:
             web.get("/api/progress", self._progress), web.get("/api/unit", self._unit),
             web.get("/api/events", self._events), web.post("/api/stop", self._stop),
             web.post("/api/next-load", self._next_load), web.post("/api/answer", self._answer),
-            web.post("/api/login", self._login),
+            web.post("/api/login", self._login), web.get("/api/checkin", self._checkin_q),
+            web.post("/api/checkin", self._checkin), web.post("/api/clear", self._clear),
         ])
         self._runner_app = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner_app.setup()
@@ -305,6 +321,40 @@ class Panel:
             return _error(409, e.cause, field="kg", allowed=e.allowed)
         return web.json_response({"ok": True, "next_kg": value})
 
+    async def _checkin_q(self, request: web.Request) -> web.Response:
+        q = questions.since_last(self.runner.plan.profile.painful_regions, checkin=True)
+        return web.json_response({"question": q.as_dict(), "open": self.runner.state.phase ==
+                                  "idle" and not self.runner.io_busy()}, dumps=_dumps)
+
+    async def _checkin(self, request: web.Request) -> web.Response:
+        """The next-morning check-in: the same question and rules as `halfstep checkin`."""
+        body = await _body(request, CheckinAnswer)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            result = self.runner.report_since_last(body.value, "panel")
+        except AnswerError as e:
+            return _error(400, e.reason, field="value", allowed=e.allowed)
+        return web.json_response({"ok": True, **result}, dumps=_dumps)
+
+    async def _clear(self, request: web.Request) -> web.Response:
+        """A clinician's all-clear after a red flag (behind the PIN off the loopback)."""
+        body = await _body(request, ClearRequest)
+        if isinstance(body, web.Response):
+            return body
+        if not body.confirm:
+            return _error(400, "confirm that a clinician gave the all-clear", field="confirm",
+                          allowed="true")
+        try:
+            day = None if body.date in (None, "") else parse_date(body.date)
+        except ValueError as e:
+            return _error(400, str(e), field="date", allowed="a date like 2026-11-30")
+        try:
+            result = self.runner.clear_red_flag(body.by, day, "panel")
+        except ClearanceError as e:
+            return _error(409, str(e), field="by" if "--by" in str(e) else "date")
+        return web.json_response({"ok": True, **result}, dumps=_dumps)
+
     async def _answer(self, request: web.Request) -> web.Response:
         body = await _body(request, Answer)
         if isinstance(body, web.Response):
@@ -324,6 +374,16 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     except ValidationError as e:
         first = e.errors()[0]
         return _error(400, describe(e), field=".".join(str(p) for p in first["loc"]) or None)
+
+
+def parse_date(text: str) -> dt.date:
+    """A calendar date as people and the panel send it (YYYY-MM-DD), strictly."""
+    if not (len(text) == 10 and text.isascii() and text[4] == text[7] == "-"):
+        raise ValueError(f"{text!r} is not a date like 2026-11-30")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date on the calendar") from None
 
 
 def _error(status: int, reason: str, *, field: str | None = None,

@@ -1,8 +1,9 @@
-"""The person in the loop, at the terminal and on the panel (whichever answers first).
+"""The person in the loop: answers given in advance (`--answers`, `--pain`, `--yes`), typed at
+the terminal, or tapped on the panel, whichever comes first.
 
-The session runner asks (pain, a number, yes/no); a question becomes a prompt the panel shows
-and answers over HTTP. When a terminal is attached its lines answer too, so nobody is stuck
-without a browser. Answers are validated here: a bad one is refused with what is allowed.
+Every answer goes through `Question.parse` (controller/questions.py): the same ids, the same
+checks, and a red flag is a red flag wherever it is given. At the terminal `!` raises one and
+asks which.
 """
 
 from __future__ import annotations
@@ -19,59 +20,29 @@ from typing import Any
 
 import click
 
-from controller.session import RED_FLAG
+from controller.models import RedFlag
+from controller.questions import AnswerBook, AnswerError, Flag, Question, show
+from controller.red_flags import REPORTABLE, info
 
 _ids = itertools.count(1)
-TERMINAL_HINT = {"pain": ", or ! for a red flag", "number": " (Enter to skip)", "yes": " [y/n]"}
-TERMINAL_HELP = {
-    "pain": "  please answer with a whole number from 0 to 10, or ! for a red flag (snap or "
-            "tearing, new loss of function, chest pain, breathlessness, fainting)",
-    "number": "  please answer with a whole number from {lo} to {hi}, or Enter to skip",
-    "yes": "  please answer y or n",
-}
-
-
-class AnswerError(ValueError):
-    def __init__(self, reason: str, allowed: str):
-        super().__init__(reason)
-        self.reason, self.allowed = reason, allowed
+TERMINAL_HINT = {"pain": ", or ! for a red flag", "number": " (Enter to skip)", "yes": " [y/n]",
+                 "choice": ""}
 
 
 @dataclass
 class Prompt:
-    kind: str  # pain | number | yes
-    question: str
-    lo: int = 0
-    hi: int = 10
+    """A question on screen: what the panel shows and answers by its number."""
+
+    question: Question
     id: int = field(default_factory=lambda: next(_ids))
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop()
                                    .create_future())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "question": self.question, "lo": self.lo,
-                "hi": self.hi}
+        return {"id": self.id, **self.question.as_dict()}
 
     def parse(self, value: Any) -> Any:
-        """A panel's answer (JSON value) or a terminal's line (str), checked."""
-        if self.kind == "yes":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower()[:1] in ("y", "n"):
-                return value.strip().lower().startswith("y")
-            raise AnswerError(f"{value!r} is not yes or no", "true or false")
-        if self.kind == "pain" and value in (RED_FLAG, "!"):
-            return RED_FLAG
-        if self.kind == "number" and value in (None, ""):
-            return None  # skipped
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int) or \
-                not self.lo <= value <= self.hi:
-            extra = ', or "red_flag"' if self.kind == "pain" else \
-                ", or nothing to skip" if self.kind == "number" else ""
-            raise AnswerError(f"{value!r} is not a whole number from {self.lo} to {self.hi}",
-                              f"a whole number from {self.lo} to {self.hi}{extra}")
-        return value
+        return self.question.parse(value)
 
 
 class StdinLines:
@@ -92,15 +63,20 @@ class StdinLines:
 class PersonIO:
     def __init__(self, echo: Callable[[str], None] | None = None,
                  lines: StdinLines | None = None, auto_pain: int | None = None,
-                 auto_yes: bool = False):
+                 auto_yes: bool = False, answers: AnswerBook | None = None):
         self.echo = echo
         self.lines = lines
         self.auto_pain = auto_pain
         self.auto_yes = auto_yes
+        self.answers = answers
         self.prompt: Prompt | None = None
         self.panel_up = False  # set by the panel once it serves
         self.said: deque[str] = deque(maxlen=200)
         self.on_change: Callable[[str, Any], None] = lambda kind, data: None
+
+    @property
+    def unattended(self) -> bool:
+        return self.answers is not None or self.auto_pain is not None
 
     def say(self, line: str) -> None:
         self.said.append(line)
@@ -119,55 +95,89 @@ class PersonIO:
             p.future.set_result(parsed)
         return parsed
 
+    def given(self, q: Question) -> tuple[bool, Any]:
+        """An answer given in advance: the answers file first, then the shorthands."""
+        if self.answers is not None:
+            known, raw = self.answers.get(q.id)
+            if known:
+                return True, q.parse(raw)
+        if self.auto_pain is not None:
+            if q.kind == "pain":
+                return True, self.auto_pain
+            if q.kind == "choice" and q.id.endswith("pain_since_last"):
+                return True, "settled" if self.auto_pain <= 3 else "raised"
+        if q.kind == "yes" and self.auto_yes and not q.skippable:
+            return True, True
+        if q.skippable and self.unattended:
+            return True, None
+        return False, None
+
+    async def ask(self, q: Question) -> Any:
+        known, value = self.given(q)
+        if known:
+            self.say(f"{q.text}: {show(value)}")
+            return value
+        return await self._ask(Prompt(q))
+
     async def _ask(self, prompt: Prompt) -> Any:
+        q = prompt.question
         self.prompt = prompt
         self.on_change("prompt", prompt.as_dict())
         if self.echo is not None:
-            self.echo(prompt.question + TERMINAL_HINT[prompt.kind]
-                      + (" (or answer on the panel)" if self.panel_up and self.lines else ""))
+            if q.help and self.lines is not None:
+                self.echo("  " + q.help)
+            if q.kind == "choice":
+                self.echo(q.text + " " + ", ".join(f"{v} ({t})" for v, t in q.choices)
+                          + ", or ! for a red flag")
+            else:
+                self.echo(q.text + TERMINAL_HINT[q.kind]
+                          + (" (or answer on the panel)" if self.panel_up and self.lines else ""))
+        line_task: asyncio.Future | None = None
         try:
             while True:
-                waits = {prompt.future}
-                line_task = None
+                waits: set[asyncio.Future] = {prompt.future}
                 if self.lines is not None:
-                    line_task = asyncio.ensure_future(self.lines.queue.get())
+                    if line_task is None:
+                        line_task = asyncio.ensure_future(self.lines.queue.get())
                     waits.add(line_task)
+                elif not self.panel_up:
+                    raise click.ClickException(f"no answer to {q.id!r} (no terminal input and "
+                                               "no panel): give it in --answers")
                 done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 if prompt.future in done:
-                    if line_task is not None:
-                        line_task.cancel()
                     return prompt.future.result()
                 assert line_task is not None
-                line = line_task.result()
+                line, line_task = line_task.result(), None
                 if line is None:  # the terminal is gone: the panel answers, if there is one
                     self.lines = None
-                    if not self.panel_up:
-                        raise click.ClickException("no answer (end of input): session stopped")
                     continue
+                if line.strip().startswith("!"):
+                    return await self._which_flag()
                 try:
                     return prompt.parse(line)
-                except AnswerError:
-                    self.say(TERMINAL_HELP[prompt.kind].format(lo=prompt.lo, hi=prompt.hi))
+                except AnswerError as e:
+                    self.say(f"  {e.reason}: please answer {e.allowed.split(', or red_flag')[0]}"
+                             ", or ! for a red flag")
         finally:
+            if line_task is not None:
+                line_task.cancel()
             self.prompt = None
             self.on_change("prompt", None)
 
-    async def ask_pain(self, question: str) -> int | str:
-        if self.auto_pain is not None:
-            self.say(f"{question}: {self.auto_pain}")
-            return self.auto_pain
-        return await self._ask(Prompt("pain", question))
-
-    async def ask_number(self, question: str, lo: int, hi: int) -> int | None:
-        if self.auto_pain is not None:
-            return None
-        return await self._ask(Prompt("number", question, lo, hi))
-
-    async def ask_yes(self, question: str) -> bool:
-        if self.auto_yes or self.auto_pain is not None:
-            self.say(f"{question}: yes")
-            return True
-        return await self._ask(Prompt("yes", question))
+    async def _which_flag(self) -> Flag:
+        """At the terminal, after `!`: which red flag (Enter if unsure: recorded as 'other')."""
+        kinds = [k for k in REPORTABLE if k != RedFlag.OTHER]
+        self.say("RED FLAG. Which is it? (Enter if unsure)")
+        for i, k in enumerate(kinds, 1):
+            self.say(f"  {i:>2}  {info(k).label}")
+        line = None
+        if self.lines is not None:
+            with contextlib.suppress(TimeoutError):
+                line = await asyncio.wait_for(self.lines.queue.get(), 120)
+        choice = (line or "").strip()
+        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(kinds):
+            return Flag(kinds[int(choice) - 1])
+        return Flag(RedFlag.OTHER)
 
     def close(self) -> None:
         if self.prompt is not None and not self.prompt.future.done():

@@ -133,9 +133,39 @@ def plan_next(path: Path, today: dt.date | None, as_json: bool) -> None:
 
 @plan.command("show")
 @FILE_OPTION
-def plan_show(path: Path) -> None:
-    """The profile, program and what the history says so far."""
-    click.echo(_plan_text(load_plan(path)))
+@click.option("--today", callback=_date, help="As of this day (default: today).")
+def plan_show(path: Path, today: dt.date | None) -> None:
+    """The profile, program and what the history says so far (and PAUSED, if it is)."""
+    from controller.plan_report import plan_text
+
+    click.echo(plan_text(load_plan(path), today))
+
+
+@plan.command("clear")
+@FILE_OPTION
+@click.option("--red-flag", "red_flag", is_flag=True, required=True,
+              help="Record a clinician's all-clear after the red flag that paused the program.")
+@click.option("--by", required=True, help="Who gave the all-clear (e.g. 'Dr Silva').")
+@click.option("--date", "day", callback=_date, help="When they gave it (default: today).")
+@click.option("--today", callback=_date, hidden=True)
+def plan_clear(path: Path, red_flag: bool, by: str, day: dt.date | None,
+               today: dt.date | None) -> None:
+    """Resume after a red flag: records who gave the all-clear and when; the next session
+    restarts lower (FLAG-1)."""
+    from controller.plan_report import prescription_text
+    from controller.plan_updates import ClearanceError, record_clearance
+    from controller.planner import next_session
+
+    today = today or dt.date.today()
+    p = load_plan(path)
+    try:
+        new = record_clearance(p, by, day or today, today)
+    except ClearanceError as e:
+        raise PlanProblem(str(e)) from None
+    save_plan(new, path)
+    click.echo(f"all-clear by {by.strip()} on {day or today} recorded in {path}; the program "
+               "resumes.\n")
+    click.echo(prescription_text(next_session(new, today)))
 
 
 @plan.command("simulate")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from controller.models import PlanFile
 from controller.plan_sim import SimResult
-from controller.planner import Prescription, replay
+from controller.planner import Prescription, pause_state, replay
 
 ARROW = {"up": "+", "down": "-", "hold": "=", "start": "*", "assess": "?"}
 ROUTINE = {"DOSE-1", "PHASE-1", "DP-1", "CAD-1", "START-1", "ASSESS-1", "STEP-1"}
@@ -15,7 +16,10 @@ ROUTINE = {"DOSE-1", "PHASE-1", "DP-1", "CAD-1", "START-1", "ASSESS-1", "STEP-1"
 def prescription_text(rx: Prescription) -> str:
     lines = [f"{rx.date} - week {rx.week}, {rx.phase.value}"]
     if rx.status == "paused":
-        lines.append("PAUSED: " + rx.advice)
+        flag = next((r.data for r in rx.reasons if r.rule == "FLAG-1"), {})
+        lines.append(f"PAUSED since {flag.get('date')}: red flag ({flag.get('what')}), "
+                     f"reported at {flag.get('checkin')}.")
+        lines.append(rx.advice)
     for r in rx.reasons:
         if r.rule != "PHASE-1":
             lines.append(f"  [{r.rule}] {r.text}")
@@ -36,8 +40,9 @@ def prescription_text(rx: Prescription) -> str:
     return "\n".join(lines)
 
 
-def plan_text(plan: PlanFile) -> str:
+def plan_text(plan: PlanFile, today: dt.date | None = None) -> str:
     p, prog = plan.profile, plan.program
+    today = today or dt.date.today()
     lines = [f"{p.name}: {p.kind.value} profile, {p.sessions_per_week} sessions a week"
              + (f", painful: {', '.join(p.painful_regions)}" if p.painful_regions else ""),
              f"program from {prog.start_date}; unit maximum {prog.unit_max_kg:.1f} kg",
@@ -46,6 +51,13 @@ def plan_text(plan: PlanFile) -> str:
                  f"{s.last_week if s.last_week is not None else ''}" for s in prog.phases),
              f"sessions logged: {len(plan.history)}"
              + (f", last {plan.history[-1].date}" if plan.history else "")]
+    pause = pause_state(plan, max([today, *(s.date for s in plan.history)]))
+    if pause is not None:
+        lines.insert(0, f"PAUSED since {pause.date}: red flag ({pause.as_dict()['what']}), "
+                        f"reported at {pause.checkin}. {pause.advice} After a clinician's "
+                        "all-clear: halfstep plan clear --red-flag --by NAME")
+    for c in plan.clearances:
+        lines.append(f"all-clear on {c.date} by {c.by}")
     far_future = prog.start_date.replace(year=prog.start_date.year + 100)
     for ex in prog.exercises:
         st = replay(plan, ex, far_future)

@@ -14,14 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from controller.body_regions import hurt_regions, loaded_regions
 from controller.models import (
     Exercise,
     PhaseName,
     PlanFile,
     ProfileKind,
+    RedFlag,
     SessionLog,
     SetLog,
 )
+from controller.red_flags import advice_for, describe
 
 GRID = 0.5
 SAFETY_DISCOUNT = 0.05  # EST-1/EST-2: estimates are discounted before use
@@ -289,33 +292,147 @@ def technique(sets: list[SetLog], velocity_loss_cap: float,
 # ---- the decision ---------------------------------------------------------------------------
 
 
-def _red_flag_pause(plan: PlanFile, today: dt.date) -> tuple[SessionLog | None, bool]:
-    """FLAG-1: the latest red flag, and whether a medical clearance came after it."""
-    flagged = [s for s in plan.history if s.red_flags and s.date < today]
-    if not flagged:
-        return None, False
-    last = flagged[-1]
-    cleared = any(last.date <= c <= today for c in plan.medical_clearance)
-    return last, cleared
+@dataclass(frozen=True)
+class Pause:
+    """FLAG-1: the program is paused since `date` by these red flags, until an all-clear."""
+
+    date: dt.date
+    kinds: tuple[RedFlag, ...]
+    checkin: str  # where it was reported (a question id, or "history")
+    advice: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"date": self.date.isoformat(), "red_flags": [k.value for k in self.kinds],
+                "what": describe(list(self.kinds)), "checkin": self.checkin,
+                "advice": self.advice}
+
+
+@dataclass(frozen=True)
+class _FlagEvent:
+    date: dt.date
+    kind: RedFlag
+    checkin: str
+    at: dt.datetime | None = None
+
+
+def settle_reports(plan: PlanFile) -> list[tuple[dt.date, str]]:
+    """PAIN-SETTLE: how the painful region was after each session, in date order: the
+    person's own reports, else the older fields (`pain_settled`, `pain_after` above the pain
+    during the session)."""
+    out: list[tuple[dt.date, str]] = []
+    for s in plan.history:
+        if s.after:
+            out += [(a.date, "settled" if a.answer == "soreness" else a.answer) for a in s.after]
+        elif s.pain_settled is not None:
+            out.append((s.date + dt.timedelta(days=1), "settled" if s.pain_settled else "raised"))
+        elif s.pain_after is not None:
+            out.append((s.date + dt.timedelta(days=1),
+                        "raised" if s.pain_after > (s.pain_during or 0) else "settled"))
+    return sorted(out, key=lambda r: r[0])
+
+
+def _persisting_pain(plan: PlanFile) -> list[_FlagEvent]:
+    """Pain reported raised again 48 h or more after it was first reported raised, with no
+    settled report in between: pain that does not improve within 48-72 h (a red flag)."""
+    events, first = [], None
+    for day, answer in settle_reports(plan):
+        if answer != "raised":
+            first = None
+        elif first is None:
+            first = day
+        elif (day - first).days >= 2:
+            events.append(_FlagEvent(day, RedFlag.PAIN_NOT_SETTLING, "pain since last session"))
+            first = day
+    return events
+
+
+def _flag_events(plan: PlanFile, today: dt.date) -> list[_FlagEvent]:
+    events = {(r.date, r.kind): _FlagEvent(r.date, r.kind, r.checkin, r.at)
+              for r in plan.red_flag_reports}
+    for s in plan.history:
+        for k in s.red_flags:
+            events.setdefault((s.date, k), _FlagEvent(s.date, k, "session"))
+    for e in _persisting_pain(plan):
+        events.setdefault((e.date, e.kind), e)
+    return sorted((e for e in events.values() if e.date <= today),
+                  key=lambda e: (e.date, e.at or dt.datetime.min.replace(tzinfo=dt.UTC)))
+
+
+def _cleared(plan: PlanFile, flag: _FlagEvent, today: dt.date) -> bool:
+    if any(flag.date < c <= today for c in plan.medical_clearance):
+        return True
+    for c in plan.clearances:
+        if c.date > today:
+            continue
+        if c.date > flag.date or (c.date == flag.date and (
+                flag.at is None or c.at is None or c.at > flag.at)):
+            return True
+    return False
+
+
+def last_red_flag(plan: PlanFile, today: dt.date) -> dt.date | None:
+    """The date of the latest red flag up to today (cleared or not)."""
+    events = _flag_events(plan, today)
+    return events[-1].date if events else None
+
+
+def pause_state(plan: PlanFile, today: dt.date) -> Pause | None:
+    """FLAG-1: paused when a red flag (reported today or before, or the pain rule's) has no
+    all-clear after it. A flag reported today pauses today."""
+    events = _flag_events(plan, today)
+    if not events or _cleared(plan, events[-1], today):
+        return None
+    last = events[-1]
+    kinds = tuple(dict.fromkeys(e.kind for e in events if e.date == last.date))
+    return Pause(last.date, kinds, last.checkin, advice_for(list(kinds)))
 
 
 def next_session(plan: PlanFile, today: dt.date) -> Prescription:
     """Today's prescription for every exercise in the program, with the reasons for each."""
     week = week_of(plan, today)
     phase = phase_of(plan, week)
-    flag, cleared = _red_flag_pause(plan, today)
+    pause = pause_state(plan, today)
     session_reasons = [Reason("PHASE-1", f"week {week}: {phase.value}",
                               {"week": week, "phase": phase.value})]
-    if flag is not None and not cleared:
+    if pause is not None:
         return Prescription(
             today, week, phase, "paused", (), (*session_reasons, Reason(
-                "FLAG-1", "red flag reported: the program is paused",
-                {"date": flag.date.isoformat(), "red_flags": [f.value for f in flag.red_flags]})),
-            advice="Stop training and see a doctor or physiotherapist for a medical "
-                   "reassessment before you train again. Record their all-clear to resume.")
-    items = tuple(_plan_exercise(plan, ex, today, phase, flag if cleared else None)
+                "FLAG-1", f"red flag on {pause.date}: {describe(list(pause.kinds))}. The "
+                "program is paused until a clinician's all-clear is recorded", pause.as_dict())),
+            advice=pause.advice + " Record their all-clear to resume: halfstep plan clear "
+                                  "--red-flag --by NAME (or on the panel).")
+    flag = last_red_flag(plan, today)
+    items = tuple(_plan_exercise(plan, ex, today, phase, flag)
                   for ex in plan.program.exercises)
     return Prescription(today, week, phase, "train", items, tuple(session_reasons))
+
+
+def pain_for(plan: PlanFile, s: SessionLog, ex: Exercise) -> int:
+    """The pain a session's check-ins attribute to this exercise: its own check-in and any
+    other exercise's that hurt a region this one loads; pain that came outside the exercises
+    (overall above every exercise's) goes to those loading a painful region. Older logs with
+    only the session's pain speak for every exercise."""
+    overall = s.pain_during or 0
+    if not s.pain_by_exercise:
+        return overall
+    mine = loaded_regions(ex)
+    names = {e.name: e for e in plan.program.exercises}
+    pain = 0
+    for name, p in s.pain_by_exercise.items():
+        other = names.get(name)
+        if name == ex.name or (other is not None and p > 5 and
+                               hurt_regions(other, plan.profile.painful_regions) & mine):
+            pain = max(pain, p)
+    if overall > max(s.pain_by_exercise.values()) and _loads_painful_region(plan, ex):
+        pain = max(pain, overall)
+    return pain
+
+
+def _settle_of(plan: PlanFile, last: SessionLog) -> str | None:
+    """The latest report on the region after the last session: settled | raised | None."""
+    start = last.date
+    reports = [a for d, a in settle_reports(plan) if d >= start]
+    return reports[-1] if reports else None
 
 
 def _last_session(plan: PlanFile, today: dt.date) -> SessionLog | None:
@@ -334,7 +451,7 @@ def _cues(plan: PlanFile, phase: PhaseName) -> tuple[str, ...]:
 
 
 def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseName,
-                   flag: SessionLog | None) -> ExercisePlan:
+                   flag: dt.date | None) -> ExercisePlan:
     kind = plan.profile.kind
     dose = DOSE[kind]
     st = replay(plan, ex, today)
@@ -359,7 +476,7 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
     if (phase == PhaseName.PROGRESSION and st.assessed_on is not None and st.last_date
             and (today - st.assessed_on).days >= REASSESS_DAYS
             and (today - st.last_date).days < GAP_DAYS
-            and (last is None or last.pain_during < 4)):
+            and (last is None or pain_for(plan, last, ex) < 4)):
         # Submaximal loads from the current estimate, none above the profile's cap.
         loads = tuple(min(unit_max, floor_grid(st.one_rm * min(f, dose.cap)))
                       for f in (0.55, 0.65, 0.75))
@@ -399,17 +516,17 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
 
 def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
             reps: tuple[int, int], today: dt.date, last: SessionLog | None,
-            flag: SessionLog | None, reasons: list[Reason]) -> tuple[float, str, int]:
+            flag: dt.date | None, reasons: list[Reason]) -> tuple[float, str, int]:
     """The rules in priority order; the first that changes or holds the load decides."""
     assert st.load is not None and st.last_date is not None
     load = st.load
     lo, hi = reps
     gap = (today - st.last_date).days
-    if flag is not None and st.last_date <= flag.date:  # the first session since the flag
+    if flag is not None and st.last_date <= flag:  # the first session since the flag
         new = floor_grid(load * (1 - CLEARANCE_CUT))
         reasons.append(Reason("FLAG-1", f"back after a red flag with medical clearance: restart "
                               f"{CLEARANCE_CUT:.0%} lower and rebuild",
-                              {"red_flag_date": flag.date.isoformat(), "from_kg": load}))
+                              {"red_flag_date": flag.isoformat(), "from_kg": load}))
         return new, "down", lo
     if gap >= GAP_DAYS:
         weeks = gap // 7
@@ -419,19 +536,21 @@ def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
                               "lower and recalibrate from how the sets feel",
                               {"gap_days": gap, "cut": cut, "from_kg": load}))
         return new, "down", lo
-    if last is not None:  # pain is reported per session: it speaks for every exercise
-        pain = last.pain_during
+    pain = 0 if last is None else pain_for(plan, last, ex)
+    if last is not None:  # what hurt is reduced, not everything
         if pain >= 6:
             new = floor_grid(load * (1 - RED_CUT))
             reasons.append(Reason("PAIN-RED", f"pain {pain}/10 during the last session is red "
                                   f"(6+): reduce {RED_CUT:.0%} and reassess",
                                   {"pain_during": pain, "from_kg": load}))
             return new, "down", lo
-        if last.pain_settled is False:
+        settle = _settle_of(plan, last)
+        if settle == "raised" and _loads_painful_region(plan, ex):
             new = floor_grid(load * (1 - RED_CUT))
-            reasons.append(Reason("PAIN-SETTLE", "pain had not settled 24-48 h after the last "
-                                  f"session: reduce {RED_CUT:.0%} and reassess",
-                                  {"pain_after": last.pain_after, "from_kg": load}))
+            reasons.append(Reason("PAIN-SETTLE", "pain had not settled after the last session "
+                                  f"(24-48 h rule): reduce {RED_CUT:.0%} and reassess",
+                                  {"pain_after": last.pain_after, "settled": False,
+                                   "from_kg": load}))
             return new, "down", lo
     if st.failed_streak >= dose.deload_after:
         new = floor_grid(load * (1 - RED_CUT))
@@ -439,9 +558,9 @@ def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
                               f"{lo} reps: deload {RED_CUT:.0%}",
                               {"failed_sessions": st.failed_streak, "from_kg": load}))
         return new, "down", lo
-    if last is not None and 4 <= last.pain_during <= 5:
-        reasons.append(Reason("PAIN-AMBER", f"pain {last.pain_during}/10 last time is amber "
-                              "(4-5): hold the load", {"pain_during": last.pain_during}))
+    if last is not None and 4 <= pain <= 5:
+        reasons.append(Reason("PAIN-AMBER", f"pain {pain}/10 last time is amber "
+                              "(4-5): hold the load", {"pain_during": pain}))
         return load, "hold", min(hi, max(lo, min(st.reps)))
     phase = phase_of(plan, week_of(plan, today))
     if phase == PhaseName.MAINTENANCE:
@@ -484,3 +603,15 @@ def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
                           f"{'large lower-body' if ex.region == 'lower' and ex.multi_joint else 'upper-body or small'} "  # noqa: E501
                           "move", {"step_kg": step, "from_kg": load}))
     return load + step, "up", lo
+
+
+def _loads_painful_region(plan: PlanFile, ex: Exercise) -> bool:
+    """Whether unsettled pain speaks for this exercise: it loads one of the person's painful
+    regions, or none of their exercises does (then we cannot tell, and reduce all)."""
+    from controller.body_regions import regions_in
+
+    painful = set().union(*(regions_in(p) for p in plan.profile.painful_regions)) \
+        if plan.profile.painful_regions else set()
+    if not painful or not any(loaded_regions(e) & painful for e in plan.program.exercises):
+        return True
+    return bool(loaded_regions(ex) & painful)

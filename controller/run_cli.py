@@ -35,9 +35,15 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                   help="Time factor for the in-process simulator; 0 = as fast as possible.")
     @click.option("--today", callback=lambda c, p, v: dt.date.fromisoformat(v) if v else None,
                   help="The session's date (default: today).")
+    @click.option("--answers", "answers_path", type=click.Path(path_type=Path, dir_okay=False),
+                  help="Answers given in advance: a JSON object of question ids to answers, "
+                       'e.g. {"pre:pain_since_last": "settled", "pain:session": 2}; '
+                       "red_flag:<kind> at any id raises that red flag (docs/planner.md).")
     @click.option("--pain", "auto_pain", type=click.IntRange(0, 10), default=None,
-                  help="Answer every pain check-in with this (unattended runs).")
-    @click.option("--yes", "auto_yes", is_flag=True, help="Answer yes to resume questions.")
+                  help="Shorthand: answer every pain check-in with this (and 'since the last "
+                       "session' with settled up to 3, raised above).")
+    @click.option("--yes", "auto_yes", is_flag=True,
+                  help="Shorthand: answer yes to continue and resume questions.")
     @click.option("--mqtt", "mqtt", callback=mqtt_url, metavar="URL",
                   help="Publish to this broker and take its commands: mqtt://user:pass@host:port"
                        "[?unit=ID&telemetry=HZ], or mqtts:// (docs/mqtt.md).")
@@ -50,19 +56,32 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                   help="Keep the panel up this many seconds after the session (to see "
                        "progress).")
     def run(path: Path, db_path: Path, device: str | None, seed: int, speed: float,
-            today: dt.date | None, auto_pain: int | None, auto_yes: bool,
+            today: dt.date | None, answers_path: Path | None, auto_pain: int | None,
+            auto_yes: bool,
             mqtt: MqttSettings | None, panel: tuple[str, int], no_panel: bool,
             panel_linger: float) -> None:
         """Run today's session from the plan on a unit (default: the simulator)."""
         from controller.events import EventBus
         from controller.history import History
         from controller.logs import bind_session, new_session_id
-        from controller.session import SessionRunner
+        from controller.planner import next_session
+        from controller.questions import AnswerBook, AnswerError
+        from controller.session import ProgramPaused, SessionRunner, paused_text
         from firmware_bridge.devices import device_client
         from firmware_bridge.links import warpable
 
         plan = load_plan(path)
         day = today or dt.date.today()
+        rx = next_session(plan, day)
+        if rx.status == "paused":  # nothing is connected, nothing is loaded
+            raise Refused(paused_text(rx))
+        answers = None
+        if answers_path is not None:
+            try:
+                answers = AnswerBook.load(answers_path,
+                                          [e.name for e in plan.program.exercises])
+            except AnswerError as e:
+                raise PlanProblem(f"--answers {e.reason}; allowed {e.allowed}") from None
         url = device or f"sim://?seed={seed}&rest=60"
         in_process = warpable(url)
         if mqtt is not None and in_process and speed == 0:
@@ -80,10 +99,11 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             bus = EventBus()
             with History(db_path) as history:
                 # Questions are answered at the terminal or on the panel, whichever first.
-                io = PersonIO(click.echo, None if auto_pain is not None else StdinLines(),
-                              auto_pain, auto_yes)
+                unattended = auto_pain is not None or answers is not None
+                io = PersonIO(click.echo, StdinLines() if sys.stdin.isatty() or not unattended
+                              else None, auto_pain, auto_yes, answers)
                 runner = SessionRunner(lambda: device_client(url), plan, history, io, day,
-                                       brief=brief, bus=bus)
+                                       brief=brief, bus=bus, save=lambda p: save_plan(p, path))
                 async with contextlib.AsyncExitStack() as stack:
                     if mqtt is not None:
                         sink = await stack.enter_async_context(MqttSink(mqtt, bus, runner))
@@ -100,10 +120,10 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                             if not board.unlocked.is_set():
                                 click.echo("enter the PIN on the panel to start")
                                 await board.unlocked.wait()
-                    result = await runner.run()
-                    if result.log is not None:  # saved now, so the panel's progress shows it
-                        save_plan(plan.model_copy(update={"history": [*plan.history,
-                                                                      result.log]}), path)
+                    try:
+                        result = await runner.run()  # saves the plan file as it goes
+                    except ProgramPaused as e:
+                        raise Refused(str(e)) from None
                     if board is not None and panel_linger:
                         await asyncio.sleep(panel_linger * (speed if in_process else 1.0))
                 if mqtt is not None and (sink.stats.dropped_samples or
@@ -185,6 +205,12 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             sys.stdout.write(text)
         else:
             out.write_text(text, encoding="utf-8")
+
+
+class Refused(click.ClickException):
+    """The program refuses to load the motor (paused by a red flag): exit 2, the reason."""
+
+    exit_code = 2
 
 
 def _panel_address(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int]:

@@ -21,11 +21,19 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 
+from controller import questions, red_flags
+from controller.body_regions import hurt_regions, loaded_regions
 from controller.events import EventBus
 from controller.handles import docked, wait_handles_up
 from controller.history import History, SetRecord, now
 from controller.models import CheckIn, PlanFile, RedFlag, SessionLog, SetLog
-from controller.planner import GRID, ExercisePlan, next_session
+from controller.plan_updates import (
+    apply_since_last,
+    record_after,
+    record_clearance,
+    record_red_flag,
+)
+from controller.planner import GRID, ExercisePlan, Prescription, next_session, pause_state
 from controller.rep_report import rep_line
 from controller.reps import CableRepEngine, Rep
 from controller.safety import DEGRADED_S, Supervisor
@@ -35,7 +43,6 @@ from firmware_bridge.transports.base import LinkClosed, LinkError
 
 log = structlog.get_logger("controller.session")
 
-RED_FLAG = "red_flag"
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
@@ -72,18 +79,39 @@ class LiveState:
     power_w: float | None = None  # mean concentric power of the last rep, all cables
     link: str = "ok"
     reason: str | None = None
+    program: str = "active"  # active | paused (a red flag, until an all-clear)
+    pause: dict[str, Any] | None = None  # the flag, its date and the advice, while paused
 
 
 class RunnerIO(Protocol):
-    """What the runner needs from the person (controller/panel_io.py: terminal and panel)."""
+    """What the runner needs from the person (controller/panel_io.py: terminal, panel and
+    answers given in advance). `ask` returns the parsed answer, None when skipped, or a Flag."""
 
     def say(self, line: str) -> None: ...
 
-    async def ask_pain(self, question: str) -> int | str: ...  # 0-10, or RED_FLAG
+    async def ask(self, question: questions.Question) -> Any: ...
 
-    async def ask_number(self, question: str, lo: int, hi: int) -> int | None: ...
 
-    async def ask_yes(self, question: str) -> bool: ...
+class RedFlagRaised(Exception):
+    """A red flag at a check-in: everything stops, the program pauses, nothing more is asked."""
+
+    def __init__(self, kind: RedFlag, checkin: str):
+        super().__init__(f"red flag {kind.value} at {checkin}")
+        self.kind, self.checkin = kind, checkin
+
+
+class ProgramPaused(Exception):
+    """The program is paused by a red flag: no session loads the motor until an all-clear."""
+
+    def __init__(self, rx: Prescription):
+        super().__init__(paused_text(rx))
+        self.rx = rx
+
+
+def paused_text(rx: Prescription) -> str:
+    flag = next((r.data for r in rx.reasons if r.rule == "FLAG-1"), {})
+    return (f"PAUSED since {flag.get('date')}: red flag ({flag.get('what', 'a red flag')}). "
+            + rx.advice)
 
 
 @dataclass
@@ -92,6 +120,7 @@ class SessionResult:
     status: str
     sets: list[SetRecord] = field(default_factory=list)
     log: SessionLog | None = None
+    red_flag: RedFlag | None = None
 
 
 class SessionRunner:
@@ -99,7 +128,8 @@ class SessionRunner:
                  io: RunnerIO, today: dt.date,
                  brief: Callable[[DeviceClient, ExercisePlan, float], None] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 bus: EventBus | None = None):
+                 bus: EventBus | None = None,
+                 save: Callable[[PlanFile], None] | None = None):
         self.connect = connect
         self.plan = plan
         self.history = history
@@ -107,6 +137,7 @@ class SessionRunner:
         self.today = today
         self.brief = brief  # tells a simulated person what the panel would show
         self.sleep = sleep
+        self.save = save  # writes the plan file (check-ins, flags, the session's log)
         self.dev: DeviceClient | None = None
         self.session_id = 0
         self.supervisor = Supervisor(plan.program.unit_max_kg, on_event=self._safety_event)
@@ -117,12 +148,17 @@ class SessionRunner:
         self.bus = bus or EventBus()
         self.state = LiveState()
         self.rx = next_session(plan, today)  # today's prescription, for the surfaces
+        self._program_state()
         self._upcoming: tuple[ExercisePlan, int, float] | None = None  # the next set
         self._chosen: dict[str, float] = {}  # loads chosen between sets, per exercise
         self._stop_from: str | None = None
         self._wake = asyncio.Event()
         self._q: asyncio.Queue | None = None
         self._stopping: asyncio.Future | None = None
+        self._early_answers: list[tuple[str, Any, str | None]] = []  # before the session row
+        self._logs: list[SetLog] = []
+        self._pains: dict[str, int] = {}
+        self._skipped: list[str] = []
 
     def _safety_event(self, kind: str, cause: str, **data: object) -> None:
         dev = self.dev
@@ -137,99 +173,254 @@ class SessionRunner:
     # ---- the session --------------------------------------------------------------------------
 
     async def run(self) -> SessionResult:
-        rx = self.rx
-        if rx.status == "paused":
-            self.io.say(f"The program is paused. {rx.advice}")
-            return SessionResult(0, "paused")
-        await self._open()
-        assert self.dev is not None and self.dev.info is not None
-        self.session_id = self.history.start_session(
-            self.today, profile=self.plan.profile.kind.value, device_serial=self.dev.info.serial,
-            firmware=self.dev.info.firmware_version)
-        structlog.contextvars.bind_contextvars(history_session=self.session_id)
-        self.history.record_decisions(self.session_id, [i.as_dict() for i in rx.items])
-        result = SessionResult(self.session_id, "finished")
-        logs: list[SetLog] = []
-        flags: list[RedFlag] = []
-        pains: list[int] = []
+        """Today's session. Raises ProgramPaused (nothing is loaded) while a red flag stands."""
+        if self.rx.status == "paused":
+            self.io.say(paused_text(self.rx))
+            raise ProgramPaused(self.rx)
+        result = SessionResult(0, "finished")
+        overall: int | None = None
+        confidence = more = None
         interrupted = True
         try:
-            for item in rx.items:
-                self.io.say(f"\n{item.exercise}: " + (
-                    "assessment, one set at each of " + ", ".join(
-                        f"{w:.1f}" for w in item.assessment_loads_kg) + " kg"
-                    if item.kind == "assessment" else
-                    f"{item.sets} x {item.target_reps} at {item.load_kg:.1f} kg"))
-                for r in item.reasons:
-                    self.io.say(f"  [{r.rule}] {r.text}")
-                loads = item.assessment_loads_kg or (item.load_kg,) * item.sets
-                for k, planned in enumerate(loads, 1):
-                    self._upcoming = (item, k, planned)
-                    if not await self._go_on_after_stop():
-                        result.status = "stopped"
-                        break
-                    try:
-                        record = await self._set_with_reconnect(item, k, self._load_for(
-                            item, planned))
-                    except SafetyStop as stop:
-                        record = stop.args[0]
-                        result.status = "safety stop"
-                    result.sets.append(record)
-                    logs.append(self._set_log(item, record))
-                    if result.status != "finished":
-                        break
-                    if k < len(loads):
-                        self._upcoming = (item, k + 1, loads[k])
-                        await self._rest(item.rest_s)
-                if result.status == "safety stop":
-                    self.io.say("The session was stopped for safety: the unit's signal could "
-                                "not be trusted. Check the unit before the next session.")
-                if result.status != "finished":
-                    break
-                self._upcoming = None
-                self._set_state(phase="paused", reason="pain check-in", next_kg=None,
-                                rest_until=None)
-                answer = await self.io.ask_pain(f"Pain during {item.exercise} (0-10)")
-                if answer == RED_FLAG:
-                    flags.append(RedFlag.SNAP_OR_TEAR)
-                    result.status = "red_flag"
-                    break
-                assert isinstance(answer, int)
-                pains.append(answer)
-                self.history.record_checkin(self.session_id, item.exercise, answer)
-            interrupted = False
-        finally:
+            await self._pre_session()
+            await self._open()
+            self._start_history()
+            await self._exercises(result)
             self._upcoming = None
             await self._close()  # a clean close sends STOP: the unit is unloaded at once
-            if interrupted:
+            self._set_state(phase="paused", reason="session check-in", next_kg=None,
+                            rest_until=None)
+            overall = await self._ask(questions.session_pain())
+            if overall is not None:
+                self.history.record_checkin(self.session_id, None, overall)
+            confidence = await self._ask(questions.confidence())
+            if self._weeks_in() >= 3:  # "than a few weeks ago" needs a few weeks
+                more = await self._ask(questions.capable())
+            interrupted = False
+        except RedFlagRaised as flag:
+            interrupted = False
+            await self._on_red_flag(flag, result)
+        finally:
+            self._upcoming = None
+            await self._close()
+            if interrupted and self.session_id:
                 self.history.finish_session(self.session_id, status="stopped",
-                                            pain_during=max(pains, default=None),
+                                            pain_during=max(self._pains.values(), default=None),
                                             red_flags=[], notes="interrupted")
                 self._emit_session(result, "stopped")
-        overall = max(pains, default=0)
-        confidence = more = None
-        if result.status == "red_flag":
-            self.io.say("Red flag recorded: the program is paused. Stop training and see a "
-                        "doctor or physiotherapist before you train again.")
-            self.supervisor.event("red_flag", "red flag reported by the user")
-        else:
-            self._set_state(phase="paused", reason="session check-in", next_kg=None)
-            overall = await self.io.ask_pain("Pain during the session overall (0-10)")
-            overall = 0 if overall == RED_FLAG else int(overall)
-            self.history.record_checkin(self.session_id, None, overall)
-            confidence = await self.io.ask_number("How confident does moving feel (0-10)?",
-                                                  0, 10)
-            more = await self.io.ask_yes("Do you feel more capable than a few weeks ago?")
+        result.session_id = self.session_id
+        if result.status == "stopped: red flag":
+            return result
         status = "stopped" if result.status == "safety stop" else result.status
         result.status = status
-        self.history.finish_session(self.session_id, status=status,
-                                    pain_during=overall, red_flags=[f.value for f in flags],
-                                    confidence=confidence, more_capable=more)
-        result.log = SessionLog(date=self.today, sets=logs, pain_during=min(10, overall),
-                                red_flags=flags,
-                                checkin=CheckIn(confidence=confidence, more_capable=more))
-        self._emit_session(result, status, pain=overall)
+        pain = max([overall or 0, *self._pains.values()])
+        self.history.finish_session(self.session_id, status=status, pain_during=pain,
+                                    red_flags=[], confidence=confidence, more_capable=more)
+        result.log = self._session_log(status, pain, confidence, more)
+        self._commit_plan(result.log)
+        self._emit_session(result, status, pain=pain)
         return result
+
+    def _session_log(self, status: str, pain: int | None, confidence: int | None = None,
+                     more: bool | None = None, flags: list[RedFlag] | None = None) -> SessionLog:
+        return SessionLog(date=self.today, sets=self._logs, pain_during=pain,
+                          red_flags=flags or [], pain_by_exercise=self._pains,
+                          skipped=self._skipped, status=status,
+                          checkin=CheckIn(confidence=confidence, more_capable=more))
+
+    def _commit_plan(self, log: SessionLog | None = None,
+                     flag: RedFlagRaised | None = None) -> None:
+        """The session (and any red flag) into the plan the planner reads, saved at once."""
+        plan = self.plan
+        if log is not None:
+            plan = plan.model_copy(update={"history": [*plan.history, log]})
+        if flag is not None:
+            plan = record_red_flag(plan, flag.kind, flag.checkin, self.today)
+        self._replace_plan(plan)
+
+    def _replace_plan(self, plan: PlanFile) -> None:
+        self.plan = plan
+        if self.save is not None:
+            self.save(plan)
+        self.rx = next_session(plan, self.today)
+        self._program_state()
+
+    def _program_state(self) -> None:
+        pause = pause_state(self.plan, self.today)
+        self._set_state(program="paused" if pause else "active",
+                        pause=None if pause is None else pause.as_dict())
+
+    def _weeks_in(self) -> int:
+        first = next((s.date for s in self.plan.history if s.sets), None)
+        return 0 if first is None else (self.today - first).days // 7
+
+    def _start_history(self) -> None:
+        if self.session_id:
+            return
+        info = self.dev.info if self.dev is not None else None
+        self.session_id = self.history.start_session(
+            self.today, profile=self.plan.profile.kind.value,
+            device_serial=info.serial if info else None,
+            firmware=info.firmware_version if info else None)
+        structlog.contextvars.bind_contextvars(history_session=self.session_id)
+        self.history.record_decisions(self.session_id, [i.as_dict() for i in self.rx.items])
+        for qid, answer, flag in self._early_answers:
+            self.history.record_answer(self.session_id, qid, answer, flag)
+        self._early_answers.clear()
+
+    # ---- check-ins ------------------------------------------------------------------------------
+
+    async def _ask(self, q: questions.Question) -> Any:
+        """Every question goes through here: the answer is recorded by id; a red flag, at any
+        question, raises RedFlagRaised."""
+        self.bus.emit("state", session=self.session_id or None,
+                      **{**asdict(self.state), "question": q.id})
+        answer = await self.io.ask(q)
+        flag = answer.kind.value if isinstance(answer, questions.Flag) else None
+        if self.session_id:
+            self.history.record_answer(self.session_id, q.id, answer, flag)
+        else:
+            self._early_answers = [*self._early_answers, (q.id, answer, flag)]
+        log.info("answer", question=q.id, answer=str(answer) if flag else answer)
+        if isinstance(answer, questions.Flag):
+            raise RedFlagRaised(answer.kind, q.id)
+        return answer
+
+    async def _pre_session(self) -> None:
+        """The 24-48 h rule: how the painful region was since the last session, stored on that
+        session; the prescription is made again from it (reduced, or paused)."""
+        if not self.plan.history:
+            return
+        self._set_state(phase="paused", reason="check-in before the session")
+        answer = await self._ask(questions.since_last(self.plan.profile.painful_regions))
+        self._replace_plan(record_after(self.plan, answer, self.today, "pre-session"))
+        pause = pause_state(self.plan, self.today)
+        if pause is not None:  # raised again 48 h or more after: the 48-72 h red flag
+            raise RedFlagRaised(pause.kinds[-1], questions.PRE_PAIN)
+        if answer == "raised":
+            self.io.say("Pain not settled since the last session: today is lighter where it "
+                        "hurts (24-48 h rule).")
+        elif answer == "soreness":
+            self.io.say("Muscle soreness 1-3 days after training is expected: loads as "
+                        "planned.")
+
+    # ---- what surfaces may record between sessions -------------------------------------------
+
+    def report_since_last(self, raw: object, source: str) -> dict[str, Any]:
+        """The next-morning check-in from a surface (the panel): same question, same rules as
+        `halfstep checkin`. Refused while a session is under way (it asks its own)."""
+        if self.state.phase not in ("idle",) or self.io_busy():
+            raise questions.AnswerError("a session is under way: it asks this itself",
+                                        "after the session")
+        q = questions.since_last(self.plan.profile.painful_regions, checkin=True)
+        answer = q.parse(raw)
+        if answer is None:
+            raise questions.AnswerError("an answer is needed", q.allowed())
+        self._replace_plan(apply_since_last(self.plan, answer, self.today, "checkin", q.id))
+        flag = answer.kind.value if isinstance(answer, questions.Flag) else None
+        self.history.record_answer(self.session_id or None, q.id, answer, flag)
+        if self.state.program == "paused":
+            self.supervisor.event("red_flag", f"red flag at {q.id} from {source}",
+                                  red_flag=(self.state.pause or {}).get("red_flags"),
+                                  checkin=q.id)
+        return {"answer": str(answer) if flag else answer, "program": self.state.program,
+                "pause": self.state.pause}
+
+    def clear_red_flag(self, by: str, day: dt.date | None, source: str) -> dict[str, Any]:
+        """A clinician's all-clear (ClearanceError when it cannot be recorded)."""
+        self._replace_plan(record_clearance(self.plan, by, day or self.today, self.today))
+        self.supervisor.event("red_flag_cleared", f"all-clear by {by.strip()} recorded from "
+                              f"{source}", by=by.strip())
+        return {"program": self.state.program, "today": self.rx.as_dict()}
+
+    def io_busy(self) -> bool:
+        return getattr(self.io, "prompt", None) is not None
+
+    async def _on_red_flag(self, flag: RedFlagRaised, result: SessionResult) -> None:
+        """Unload at once, end the session as stopped: red flag, record which flag, pause the
+        program; nothing more is asked."""
+        self.supervisor.disarm(f"red flag: {flag.kind.value}", report=False)
+        if self.dev is not None:
+            with contextlib.suppress(Exception):
+                await self._stop_confirmed()
+        await self._close()
+        self._start_history()
+        what = red_flags.info(flag.kind)
+        self.supervisor.event("red_flag", f"red flag at {flag.checkin}: {what.label}",
+                              red_flag=flag.kind.value, checkin=flag.checkin)
+        result.status = "stopped: red flag"
+        result.red_flag = flag.kind
+        pain = max(self._pains.values(), default=None)
+        self.history.finish_session(self.session_id, status=result.status, pain_during=pain,
+                                    red_flags=[flag.kind.value],
+                                    notes=f"red flag at {flag.checkin}")
+        result.log = self._session_log(result.status, pain, flags=[flag.kind])
+        self._commit_plan(result.log, flag)
+        self.io.say(f"RED FLAG: {what.label}. The session is stopped and the load is off; "
+                    f"the program is paused. {what.advice}")
+        self._emit_session(result, result.status, pain=pain)
+
+    async def _exercises(self, result: SessionResult) -> None:
+        protected: dict[str, tuple[str, int]] = {}  # region -> (exercise, pain), for today
+        exercises = {e.name: e for e in self.plan.program.exercises}
+        for item in self.rx.items:
+            ex = exercises[item.exercise]
+            hit = sorted(loaded_regions(ex) & protected.keys())
+            if hit:
+                by, pain = protected[hit[0]]
+                self._skipped.append(item.exercise)
+                self.io.say(f"\n{item.exercise}: rested today: pain {pain}/10 during {by} in "
+                            f"the {' and '.join(hit)}; exercises that load it are not loaded "
+                            "again today.")
+                continue
+            self.io.say(f"\n{item.exercise}: " + (
+                "assessment, one set at each of " + ", ".join(
+                    f"{w:.1f}" for w in item.assessment_loads_kg) + " kg"
+                if item.kind == "assessment" else
+                f"{item.sets} x {item.target_reps} at {item.load_kg:.1f} kg"))
+            for r in item.reasons:
+                self.io.say(f"  [{r.rule}] {r.text}")
+            loads = item.assessment_loads_kg or (item.load_kg,) * item.sets
+            for k, planned in enumerate(loads, 1):
+                self._upcoming = (item, k, planned)
+                if not await self._go_on_after_stop():
+                    result.status = "stopped"
+                    break
+                try:
+                    record = await self._set_with_reconnect(item, k, self._load_for(
+                        item, planned))
+                except SafetyStop as stop:
+                    record = stop.args[0]
+                    result.status = "safety stop"
+                result.sets.append(record)
+                self._logs.append(self._set_log(item, record))
+                if result.status != "finished":
+                    break
+                rir_q = questions.rir(item.exercise, k)
+                if k < len(loads):
+                    self._upcoming = (item, k + 1, loads[k])
+                    rir = await self._rest(item.rest_s, rir_q)
+                else:
+                    self._upcoming = None
+                    self._set_state(phase="paused", reason="reps in reserve", next_kg=None,
+                                    rest_until=None)
+                    rir = await self._ask(rir_q)
+                if rir is not None:
+                    self._logs[-1] = self._logs[-1].model_copy(update={"rir": rir})
+            if result.status == "safety stop":
+                self.io.say("The session was stopped for safety: the unit's signal could "
+                            "not be trusted. Check the unit before the next session.")
+            if result.status != "finished":
+                return
+            self._upcoming = None
+            self._set_state(phase="paused", reason="pain check-in", next_kg=None,
+                            rest_until=None)
+            answer = await self._ask(questions.pain(item.exercise))
+            self._pains[item.exercise] = answer
+            self.history.record_checkin(self.session_id, item.exercise, answer)
+            if answer > 5:  # red: not part of the program; rest what hurt, go on with the rest
+                for region in hurt_regions(ex, self.plan.profile.painful_regions):
+                    protected.setdefault(region, (item.exercise, answer))
 
     # ---- what the surfaces see and may ask ----------------------------------------------------
 
@@ -239,6 +430,7 @@ class SessionRunner:
         self.bus.emit("state", session=self.session_id or None, **asdict(self.state))
 
     def _emit_session(self, result: SessionResult, status: str, pain: int | None = None) -> None:
+        result.session_id = self.session_id
         self._set_state(phase="idle", exercise=None, set_index=None, sets=None,
                         target_reps=None, next_kg=None, next_max_kg=None, rest_until=None,
                         applied_kg=0.0, reason=f"session {status}")
@@ -307,12 +499,11 @@ class SessionRunner:
         source, self._stop_from = self._stop_from, None
         self._wake.clear()
         self._set_state(phase="paused", reason=f"stopped from {source}", applied_kg=0.0)
-        return await self.io.ask_yes(f"Stopped from {source}: the load is off. Continue with "
-                                     "the next set? The load comes back only when you take up "
-                                     "the handles")
+        return bool(await self._ask(questions.continue_after_stop(source)))
 
-    async def _rest(self, seconds: float) -> None:
-        """The rest between sets; a STOP cuts it short."""
+    async def _rest(self, seconds: float, question: questions.Question) -> Any:
+        """The rest between sets, with the set's question asked meanwhile (unanswered by the
+        end of the rest: skipped); a STOP cuts it short, a red flag ends it at once."""
         item, _, planned = self._upcoming  # type: ignore[misc]
         self.io.say(f"  rest {seconds} s")
         self._set_state(phase="rest", rest_until=time.time() + seconds / _speed(),
@@ -320,11 +511,21 @@ class SessionRunner:
                         next_max_kg=self._next_range(item, planned)[1], reason=None)
         rest = asyncio.ensure_future(self.sleep(seconds))
         woke = asyncio.ensure_future(self._wake.wait())
+        ask = asyncio.ensure_future(self._ask(question))
         try:
-            await asyncio.wait({rest, woke}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({rest, woke, ask}, return_when=asyncio.FIRST_COMPLETED)
+            if ask.done() and not (rest.done() or woke.done()):
+                if isinstance(ask.exception(), RedFlagRaised):
+                    raise ask.exception()  # type: ignore[misc]
+                await asyncio.wait({rest, woke}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for t in (rest, woke):
                 t.cancel()
+            if not ask.done():
+                ask.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ask
+        return ask.result() if ask.done() and not ask.cancelled() else None
 
     # ---- connection -----------------------------------------------------------------------------
 
@@ -376,8 +577,7 @@ class SessionRunner:
             self.io.say(f"  the link was lost: the {record.full_reps} rep(s) done are kept; "
                         "the unit deloads by itself")
             await self._reconnect()
-            if not await self.io.ask_yes("Resume the session? The load stays off until you "
-                                         "take up the handles again"):
+            if not await self._ask(questions.resume_after_link_loss()):
                 raise
             return record
 

@@ -13,7 +13,7 @@ from controller.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLo
 from controller.plan_sim import default_plan
 from controller.planner import next_session
 from controller.run_cli import sim_person
-from controller.session import RED_FLAG, SessionRunner
+from controller.session import SessionRunner
 from firmware_bridge.client import DeviceClient
 from sim.clock import loop_factory
 
@@ -21,28 +21,36 @@ DAY = dt.date(2026, 11, 16)
 
 
 class ScriptedIO:
-    """A person who answers from a script."""
+    """A person who answers from a script, through the same parser as the terminal and the
+    panel (`Question.parse`): answers by question id first, then pains in order."""
 
-    def __init__(self, pains=None, resume=True):
+    def __init__(self, pains=None, resume=True, answers=None):
         self.lines: list[str] = []
         self.pains = list(pains or [])
         self.resume = resume
         self.resumes = 0
         self.asked: list[str] = []
+        self.ids: list[str] = []
+        self.answers = dict(answers or {})
 
     def say(self, line: str) -> None:
         self.lines.append(line)
 
-    async def ask_pain(self, question: str):
-        return self.pains.pop(0) if self.pains else 2
-
-    async def ask_number(self, question: str, lo: int, hi: int):
-        return 7
-
-    async def ask_yes(self, question: str) -> bool:
-        self.resumes += "Resume" in question
-        self.asked.append(question)
-        return self.resume
+    async def ask(self, q):
+        self.asked.append(q.text)
+        self.ids.append(q.id)
+        self.resumes += q.id == "resume_after_link_loss"
+        if q.id in self.answers:
+            return q.parse(self.answers[q.id])
+        if q.kind == "pain":
+            return q.parse(self.pains.pop(0) if self.pains else 2)
+        if q.kind == "yes":
+            return q.parse("yes" if self.resume else "no")
+        if q.kind == "choice":
+            return q.parse("settled")
+        if q.id == "confidence":
+            return 7
+        return None  # reps in reserve: skipped
 
 
 def one_exercise_plan(sets_done: bool = True) -> PlanFile:
@@ -105,7 +113,9 @@ def test_a_whole_session_is_kept(tmp_path):
         assert [c["exercise"] for c in s["checkins"]] == [i.exercise for i in rx.items] + [None]
         assert [d["exercise"] for d in s["decisions"]] == [i.exercise for i in rx.items]
         assert s["decisions"][0]["reasons"][0]["rule"]
-        assert s["confidence"] == 7 and s["more_capable"] == 1
+        # "More capable than a few weeks ago?" is not asked at the first session.
+        assert s["confidence"] == 7 and s["more_capable"] is None
+        assert "capable" not in _io.ids and _io.ids[0].startswith("rir:")
     assert result.log is not None and len(result.log.sets) == expected_sets
     # The planner reads the session back: the next prescription starts working sets.
     after = plan.model_copy(update={"history": [result.log]})
@@ -118,13 +128,13 @@ def test_a_whole_session_is_kept(tmp_path):
 def test_a_red_flag_stops_everything_and_pauses_the_program(tmp_path):
     plan = default_plan(ProfileKind.OLDER, DAY)
     db = tmp_path / "h.sqlite"
-    result, _, _io, _ = run_session(plan, db, "sim://?seed=4", ScriptedIO(pains=[RED_FLAG]))
-    assert result.status == "red_flag"
+    result, _, _io, _ = run_session(plan, db, "sim://?seed=4", ScriptedIO(pains=["!"]))
+    assert result.status == "stopped: red flag"
     first = plan.program.exercises[0].name
     assert {s.exercise for s in result.sets} == {first}  # nothing after the flag
     with History(db) as h:
         s = h.session(result.session_id)
-    assert s["status"] == "red_flag" and s["red_flags"] == ["snap_or_tear"]
+    assert s["status"] == "stopped: red flag" and s["red_flags"] == ["other"]
     assert any(e["kind"] == "red_flag" for e in s["safety_events"])
     after = plan.model_copy(update={"history": [result.log]})
     assert next_session(after, DAY + dt.timedelta(days=2)).status == "paused"
@@ -183,7 +193,7 @@ def test_the_unit_deloads_within_lease_and_ramp_when_the_link_drops(tmp_path):
 def test_history_survives_and_migrates(tmp_path):
     db = tmp_path / "h.sqlite"
     with History(db) as h:
-        assert h.version == 1
+        assert h.version == 2
         sid = h.start_session(DAY, profile="pain", device_serial="X", firmware="1.0.0")
         h.record_checkin(sid, None, 3)
     con = sqlite3.connect(db)

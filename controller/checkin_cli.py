@@ -1,0 +1,62 @@
+"""`halfstep checkin`: how the painful region has been since the last session (the 24-48 h
+rule), reported the next morning or any time before the next session."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from controller.plan_cli import FILE_OPTION, PlanProblem, _date, load_plan, save_plan
+
+
+@click.command()
+@FILE_OPTION
+@click.option("--answer", help="settled, raised, soreness, or red_flag:<kind> (default: asked "
+                               "at the terminal).")
+@click.option("--today", callback=_date, help="The day of the check-in (default: today).")
+def checkin(path: Path, answer: str | None, today: dt.date | None) -> None:
+    """Report how the painful region has been since the last session."""
+    from controller import questions
+    from controller.panel_io import PersonIO, StdinLines
+    from controller.plan_report import prescription_text
+    from controller.plan_updates import apply_since_last
+    from controller.planner import next_session, pause_state
+
+    day = today or dt.date.today()
+    plan = load_plan(path)
+    if not plan.history:
+        raise PlanProblem(f"{path}: no session yet to check in about")
+    if day < plan.history[-1].date:
+        raise PlanProblem(f"--today {day} is before the last session ({plan.history[-1].date})")
+    q = questions.since_last(plan.profile.painful_regions, checkin=True)
+
+    async def ask() -> object:
+        book = None if answer is None else questions.AnswerBook({q.id: answer})
+        io = PersonIO(click.echo, StdinLines() if answer is None else None, answers=book)
+        return await io.ask(q)
+
+    try:
+        given = asyncio.run(ask())
+    except questions.AnswerError as e:
+        raise PlanProblem(f"--answer {answer!r}: {e.reason}; allowed: {e.allowed}") from None
+    except click.ClickException:
+        raise PlanProblem("no answer: give one with --answer (settled, raised, soreness or "
+                          "red_flag:<kind>)") from None
+    was_paused = pause_state(plan, day) is not None
+    new = apply_since_last(plan, given, day, "checkin", q.id)
+    save_plan(new, path)
+    rx = next_session(new, day)
+    if rx.status == "paused" and not was_paused:
+        click.echo("\nRecorded. " + prescription_text(rx).split("\n", 1)[1])
+    elif given == "raised":
+        click.echo("Recorded: still raised. The next session is lighter for the exercises that "
+                   "load it (24-48 h rule). If it is still raised 48-72 hours after it started, "
+                   "the program pauses for a medical reassessment.")
+    elif given == "soreness":
+        click.echo("Recorded: muscle soreness only. It is expected 1-3 days after training and "
+                   "does not lower your loads.")
+    else:
+        click.echo("Recorded: settled. The next session goes on as planned.")
