@@ -23,7 +23,8 @@ from controller.models import (
     SetLog,
     UserProfile,
 )
-from controller.planner import ExercisePlan, Prescription, next_session
+from controller.plan_updates import record_clearance
+from controller.planner import ExercisePlan, Prescription, next_session, pause_state
 from controller.reps import RepEngine
 from sim.body import Body
 from sim.traces import TraceSpec, simulate_set
@@ -141,10 +142,9 @@ def simulate(kind: ProfileKind, weeks: int, seed: int, *, start: dt.date | None 
             continue
         rx = next_session(plan, day)
         if rx.status == "paused":
-            flags = [s.date for s in plan.history if s.red_flags]
-            if flags and (day - flags[-1]).days >= clearance_days:
-                plan = plan.model_copy(update={"medical_clearance": [
-                    *plan.medical_clearance, day]})
+            pause = pause_state(plan, day)
+            if pause is not None and (day - pause.date).days >= clearance_days:
+                plan = record_clearance(plan, "simulated clinician", day, day)
                 rx = next_session(plan, day)
             else:
                 result.rows.append(SessionRow(day, week, rx.phase.value, "paused", {}, {}, {},

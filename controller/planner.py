@@ -359,7 +359,7 @@ def _flag_events(plan: PlanFile, today: dt.date) -> list[_FlagEvent]:
 
 
 def _cleared(plan: PlanFile, flag: _FlagEvent, today: dt.date) -> bool:
-    if any(flag.date < c <= today for c in plan.medical_clearance):
+    if any(flag.date <= c <= today for c in plan.medical_clearance):
         return True
     for c in plan.clearances:
         if c.date > today:

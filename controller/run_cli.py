@@ -99,9 +99,8 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             bus = EventBus()
             with History(db_path) as history:
                 # Questions are answered at the terminal or on the panel, whichever first.
-                unattended = auto_pain is not None or answers is not None
-                io = PersonIO(click.echo, StdinLines() if sys.stdin.isatty() or not unattended
-                              else None, auto_pain, auto_yes, answers)
+                io = PersonIO(click.echo, StdinLines() if sys.stdin is not None else None,
+                              auto_pain, auto_yes, answers)
                 runner = SessionRunner(lambda: device_client(url), plan, history, io, day,
                                        brief=brief, bus=bus, save=lambda p: save_plan(p, path))
                 async with contextlib.AsyncExitStack() as stack:

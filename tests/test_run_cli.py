@@ -47,20 +47,26 @@ def test_run_a_simulated_session_and_find_it_in_the_history(tmp_path):
 def test_pain_check_ins_are_asked_and_checked(tmp_path):
     init(tmp_path)
     plan, db = str(tmp_path / "plan.json"), str(tmp_path / "h.sqlite")
-    answers = "eleven\n3\n2\n!\n"  # a bad answer is asked again; ! is a red flag
+    # Reps in reserve skipped (answers given in advance: {}); the pains typed: a bad answer is
+    # asked again; ! is a red flag, then its kind (Enter: not sure).
+    answers = "eleven\n3\n2\n!\n\n"
     import subprocess
     import sys
     from pathlib import Path
 
+    (tmp_path / "a.json").write_text("{}")
     exe = str(Path(sys.executable).parent / "halfstep")
     res = subprocess.run([exe, "run", "--file", plan, "--db", db, "--speed", "0", "--today",
-                          "2026-11-16"], input=answers, capture_output=True, text=True,
-                         timeout=120)
+                          "2026-11-16", "--answers", str(tmp_path / "a.json"), "--no-panel"],
+                         input=answers, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert "please answer with a whole number from 0 to 10" in res.stdout
-    assert "Red flag recorded: the program is paused" in res.stdout
+    assert "'eleven' is not a whole number from 0 to 10: please answer a whole number" \
+        in res.stdout
+    assert "RED FLAG: something else that worries you" in res.stdout
+    assert "the program is paused" in res.stdout
     shown = json.loads(run("history", "show", "1", "--db", db, "--json").stdout)
-    assert shown["status"] == "red_flag" and [c["pain"] for c in shown["checkins"]] == [3, 2]
+    assert shown["status"] == "stopped: red flag" and shown["red_flags"] == ["other"]
+    assert [c["pain"] for c in shown["checkins"]] == [3, 2]
     nxt = run("plan", "next", "--file", plan, "--today", "2026-11-19")
     assert "PAUSED" in nxt.stdout and "medical reassessment" in nxt.stdout
 
@@ -76,7 +82,7 @@ def test_kill_9_mid_session_keeps_every_finished_set(tmp_path):
     init(tmp_path)
     db = tmp_path / "h.sqlite"
     proc = Background("run", "--file", str(tmp_path / "plan.json"), "--db", str(db),
-                      "--speed", "25", "--pain", "2", "--today", "2026-11-16")
+                      "--speed", "25", "--pain", "2", "--yes", "--today", "2026-11-16")
     try:
         deadline = time.monotonic() + 90
         sets = 0

@@ -34,16 +34,21 @@ async function stop() {
 $("stop").addEventListener("click", stop);
 document.addEventListener("keydown", (e) => {
   if (e.key === "Escape") { e.preventDefault(); stop(); }
-  if (prompt && prompt.kind !== "yes" && /^[0-9]$/.test(e.key) && !$("prompt").hidden) {
-    const b = document.querySelector(`.scale button[data-v="${e.key}"]`); if (b) b.click();
+  if (prompt && /^[0-9]$/.test(e.key) && !$("prompt").hidden && $("flags").hidden) {
+    const b = document.querySelector(`#prompt-body .scale button[data-v="${e.key}"]`); if (b) b.click();
   }
 });
 
 // ---- today ------------------------------------------------------------------------------------
+let todayDate = null;
 async function loadToday() {
   const rx = await api("/api/today");
   if (!rx.items) return;
-  $("today-status").textContent = rx.status === "paused" ? rx.advice : `Week ${rx.week}, ${rx.phase}`;
+  todayDate = rx.date || todayDate;
+  const paused = rx.status === "paused";
+  const flag = (rx.reasons || []).find((r) => r.rule === "FLAG-1");
+  showPaused(paused ? { ...((flag && flag.data) || {}), advice: (flag && flag.data && flag.data.advice) || rx.advice } : null);
+  $("today-status").textContent = paused ? "No training until the all-clear." : `Week ${rx.week}, ${rx.phase}`;
   const ol = $("today-items"); ol.innerHTML = "";
   for (const it of rx.items) {
     const li = document.createElement("li");
@@ -52,9 +57,50 @@ async function loadToday() {
       : `${it.sets} x ${it.target_reps} at ${it.load_kg.toFixed(1)} kg, rest ${it.rest_s} s`;
     const change = { up: "heavier", down: "lighter", hold: "same", start: "first", assess: "test" }[it.change] || it.change;
     li.innerHTML = `<div class="head"><span>${esc(it.exercise)}</span><span class="badge ${it.change}">${change}</span></div>
-      <div class="dose">${dose}</div><ul class="why">${it.reasons.map((r) => `<li>${esc(r.text)}</li>`).join("")}</ul>`;
+      <div class="dose">${dose}</div><ul class="why">${it.reasons.map((r) => `<li data-rule="${esc(r.rule)}">${esc(r.text)}</li>`).join("")}</ul>`;
     ol.appendChild(li);
   }
+  loadCheckin();
+}
+function showPaused(pause) {  // the banner and the all-clear form while a red flag stands
+  const box = $("paused");
+  const was = !box.hidden;
+  box.hidden = !pause;
+  if (!pause) return;
+  $("paused-what").textContent = `Red flag on ${pause.date || "-"}: ${pause.what || "a red flag"}.`;
+  $("paused-advice").textContent = pause.advice || "";
+  if (!was) {  // a fresh form: today's date, nothing ticked
+    const d = $("clear-date");
+    d.value = todayDate || new Date().toISOString().slice(0, 10);
+    if (todayDate) d.max = todayDate;
+    if (pause.date) d.min = pause.date;
+    $("clear-confirm").checked = false; $("clear-submit").disabled = true; $("clear-msg").textContent = "";
+  }
+}
+$("clear-confirm").addEventListener("change", () => { $("clear-submit").disabled = !$("clear-confirm").checked; });
+$("clear-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const by = $("clear-by").value.trim();
+  if (!by) { $("clear-msg").textContent = "Say who gave the all-clear (their name or role)."; $("clear-by").focus(); return; }
+  if (!$("clear-confirm").checked) { $("clear-msg").textContent = "Tick the box to confirm the all-clear."; return; }
+  $("clear-submit").disabled = true;
+  const r = await api("/api/clear", { by, date: $("clear-date").value || null, confirm: true });
+  if (!r.ok) {
+    $("clear-msg").textContent = `${r.error}${r.allowed ? ` (allowed: ${r.allowed})` : ""}`;
+    $("clear-submit").disabled = !$("clear-confirm").checked;
+    if (r.field && $(`clear-${r.field}`)) $(`clear-${r.field}`).focus();
+    return;
+  }
+  $("clear-msg").textContent = "";
+  $("clear-by").value = "";
+  $("checkin-msg").textContent = `All-clear from ${by} recorded: training restarts, lighter at first.`;
+  await loadToday();
+});
+async function loadCheckin() {  // the next-morning check-in, when no session asks anything
+  const c = await api("/api/checkin");
+  const b = $("checkin-open");
+  b.hidden = !c.open;
+  b.onclick = () => showPrompt({ ...c.question, id: null }, "checkin");
 }
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
 
@@ -79,6 +125,10 @@ function render() {
   const over = s.phase === "idle" && (s.reason || "").startsWith("session");
   link.textContent = over ? "session over" : s.link === "ok" ? "unit connected" : `link ${s.link}`;
   link.classList.toggle("bad", s.link !== "ok" || s.phase === "fault");
+  const paused = s.program === "paused";
+  $("paused-badge").hidden = !paused;
+  $("paused-badge").title = paused && s.pause ? `Paused since ${s.pause.date}: ${s.pause.what}` : "";
+  document.body.dataset.program = s.program || "";
   tick();
 }
 function tick() {
@@ -125,59 +175,123 @@ function drawCurve() {
 }
 
 // ---- check-in and questions ---------------------------------------------------------------------
-function showPrompt(p) {
-  prompt = p; chosen = null;
+// One card for every question: the session's (answered at /api/answer by the prompt's id) and
+// the next-morning check-in (answered at /api/checkin). A red flag is an answer at any question.
+const GROUPS = { cardiovascular: "Heart and breathing", neurological: "Nerves", injury: "Injury",
+  function: "Everyday function", pain: "Pain", other: "Something else" };
+let promptMode = "answer", sending = false;
+function lightsText(v) {
+  return v <= 3 ? `${v}: green - fine to train.` : v <= 5 ? `${v}: amber - we hold the load.` : `${v}: red - stop; the next session is lighter.`;
+}
+function closePrompt() { prompt = null; chosen = null; promptMode = "answer"; $("prompt").hidden = true; $("prompt").dataset.qid = ""; }
+function serverPrompt(p) {  // a prompt event: the session's question, or null when none is asked
+  if (p) showPrompt(p, "answer");
+  else if (promptMode === "answer") closePrompt();
+}
+function choose(value) {  // a value picked on a scale or among the red flags; Save sends it
+  chosen = value;
+  const save = $("save"), flag = typeof value === "string" && value.startsWith("red_flag:");
+  save.hidden = false; save.disabled = value == null;
+  save.textContent = flag ? "Stop everything: red flag" : "Save";
+  save.classList.toggle("redflag", flag);
+  document.querySelectorAll("#prompt-body .scale button").forEach((x) => x.setAttribute("aria-pressed", String(!flag && Number(x.dataset.v) === value)));
+  document.querySelectorAll("#flags .flagkind").forEach((x) => x.setAttribute("aria-pressed", String(flag && value === `red_flag:${x.dataset.kind}`)));
+  if ($("lights")) $("lights").textContent = flag ? "" : lightsText(value);
+}
+function showPrompt(p, mode = "answer") {
+  if (!p) { closePrompt(); return; }
+  const same = prompt && prompt.id === p.id && prompt.qid === p.qid && promptMode === mode;
+  if (same && !$("prompt").hidden) return;  // the same question again (a reconnect): keep the choice
+  prompt = p; chosen = null; promptMode = mode;
   const box = $("prompt");
-  if (!p) { box.hidden = true; return; }
+  box.dataset.qid = p.qid || ""; box.dataset.kind = p.kind; box.dataset.mode = mode;
   $("prompt-q").textContent = p.question;
+  $("prompt-help").textContent = p.help || ""; $("prompt-help").hidden = !p.help;
   $("prompt-msg").textContent = "";
-  const body = $("prompt-body");
+  const body = $("prompt-body"), actions = $("prompt-actions");
+  const skip = p.skippable ? `<button id="skip" class="skip">Skip</button>` : "";
+  const scaled = p.kind === "pain" || p.kind === "number";
   if (p.kind === "yes") {
     body.innerHTML = `<div class="row"><button data-answer="yes">Yes</button><button data-answer="no">No</button></div>`;
     body.querySelector('[data-answer="yes"]').onclick = () => answer(true);
     body.querySelector('[data-answer="no"]').onclick = () => answer(false);
+  } else if (p.kind === "choice") {
+    body.innerHTML = `<div class="choices">${(p.choices || []).map((c) =>
+      `<button class="choice" data-choice="${esc(c.value)}">${esc(c.label)}</button>`).join("")}</div>`;
+    body.querySelectorAll(".choice").forEach((b) => b.onclick = () => answer(b.dataset.choice));
   } else {
     let buttons = "";
     for (let v = p.lo; v <= p.hi; v++) {
-      const cls = p.kind === "pain" ? (v <= 3 ? "p-green" : v <= 5 ? "p-amber" : "p-red") : "";
+      const cls = p.kind === "pain" ? (v <= 3 ? "p-green" : v <= 5 ? "p-amber" : "p-red") : "p-plain";
       buttons += `<button class="${cls}" data-v="${v}" aria-pressed="false">${v}</button>`;
     }
-    body.innerHTML = `<div class="scale">${buttons}</div>` +
-      (p.kind === "pain" ? `<p class="lights" id="lights">0-3 green: fine to train. 4-5 amber: hold the load and tell us. 6 and over, red: stop; the next session is lighter.</p>` : "") +
-      `<div class="row">` + (p.kind === "pain" ? `<button class="redflag" id="redflag">Red flag: snap or tearing, new weakness or numbness, chest pain, breathlessness, fainting</button>` : `<button id="skip">Skip</button>`) +
-      `<button id="save" disabled>Save</button></div>`;
-    body.querySelectorAll(".scale button").forEach((b) => b.onclick = () => {
-      chosen = Number(b.dataset.v);
-      body.querySelectorAll(".scale button").forEach((x) => x.setAttribute("aria-pressed", x === b ? "true" : "false"));
-      $("save").disabled = false;
-      if ($("lights")) $("lights").textContent = chosen <= 3 ? `${chosen}: green - fine to train.` : chosen <= 5 ? `${chosen}: amber - we hold the load.` : `${chosen}: red - stop; the next session is lighter.`;
-    });
-    if ($("redflag")) $("redflag").onclick = () => { chosen = "red_flag"; $("save").disabled = false; $("save").textContent = "Stop everything: red flag"; };
-    if ($("skip")) $("skip").onclick = () => answer(null);
-    $("save").onclick = () => answer(chosen);
+    const [loLabel, hiLabel] = p.labels || ["", ""];
+    body.innerHTML = `<div class="scale" style="grid-template-columns: repeat(${p.hi - p.lo + 1}, 1fr)">${buttons}</div>` +
+      (loLabel || hiLabel ? `<div class="ends"><span id="label-lo">${esc(loLabel || "")}</span><span id="label-hi">${esc(hiLabel || "")}</span></div>` : "") +
+      (p.kind === "pain" ? `<p class="lights" id="lights"></p>` : "");
+    body.querySelectorAll(".scale button").forEach((b) => b.onclick = () => choose(Number(b.dataset.v)));
   }
+  actions.innerHTML = `<button class="redflag" id="redflag" aria-expanded="false" aria-controls="flags">Red flag: something serious</button>` +
+    skip + `<button id="save" ${scaled ? "" : "hidden"} disabled>Save</button>`;
+  // The red flags: every kind in plain words, grouped, each its own big button.
+  const groups = {};
+  for (const f of p.red_flags || []) (groups[f.group] = groups[f.group] || []).push(f);
+  $("flags").innerHTML = `<h3>Which red flag? Everything stops and the program pauses.</h3>` +
+    Object.entries(groups).map(([g, fs]) => `<div class="flaggroup"><h4>${esc(GROUPS[g] || g)}</h4>` +
+      fs.map((f) => `<button class="flagkind" data-kind="${esc(f.kind)}" aria-pressed="false">${esc(f.label)}</button>`).join("") + "</div>").join("");
+  $("flags").hidden = true; body.hidden = false;
+  $("flags").querySelectorAll(".flagkind").forEach((b) => b.onclick = () => {
+    choose(`red_flag:${b.dataset.kind}`); $("save").scrollIntoView({ block: "nearest" }); });
+  $("redflag").onclick = () => {
+    const open = $("flags").hidden;
+    $("flags").hidden = !open; body.hidden = open;
+    $("redflag").setAttribute("aria-expanded", String(open));
+    $("redflag").textContent = open ? "Back: no red flag" : "Red flag: something serious";
+    $("redflag").classList.toggle("redflag", !open);
+    if (!open || typeof chosen === "string") choose(null);
+    if (!scaled && !open) $("save").hidden = true;
+    if ($("skip")) $("skip").hidden = open;
+  };
+  if ($("skip")) $("skip").onclick = () => answer(null);
+  $("save").onclick = () => { if (chosen != null) answer(chosen); };
   box.hidden = false;
-  const first = box.querySelector("button"); if (first) first.focus();
+  const first = box.querySelector("#prompt-body button"); if (first) first.focus();
 }
 async function answer(value) {
-  const r = await api("/api/answer", { prompt: prompt.id, value });
-  if (!r.ok) $("prompt-msg").textContent = `${r.error}${r.allowed ? ` (allowed: ${r.allowed})` : ""}`;
+  if (sending || !prompt) return;
+  sending = true;
+  const checkin = promptMode === "checkin";
+  try {
+    const r = checkin ? await api("/api/checkin", { value }) : await api("/api/answer", { prompt: prompt.id, value });
+    if (!r.ok) { $("prompt-msg").textContent = `${r.error}${r.allowed ? ` (allowed: ${r.allowed})` : ""}`; return; }
+    if (checkin) {
+      const label = ((prompt.choices || []).find((c) => c.value === r.answer) || {}).label;
+      closePrompt();
+      $("checkin-msg").textContent = r.program === "paused"
+        ? `Recorded: red flag. Training is paused.${r.pause && r.pause.advice ? " " + r.pause.advice : ""}`
+        : `Recorded: ${label || r.answer}. Today's plan takes it into account.`;
+      loadToday();
+    }
+  } finally { sending = false; }
 }
 
 // ---- progress -----------------------------------------------------------------------------------
-function lineChart(title, labels, series, legend) {
+function lineChart(title, labels, series, legend, opts) {
   const div = document.createElement("div"); div.className = "chart";
   div.innerHTML = `<h2>${esc(title)}</h2><canvas></canvas><div class="legend">${legend}</div>`;
   $("charts").appendChild(div);
-  pending.push(() => drawChart(div.querySelector("canvas"), labels, series));
+  pending.push(() => drawChart(div.querySelector("canvas"), labels, series, opts));
 }
 let pending = [];
-function drawChart(c, labels, series) {
+function drawChart(c, labels, series, opts = {}) {
   c.width = c.clientWidth || 340; c.height = c.clientHeight || 170;
   const g = c.getContext("2d");
+  const flags = opts.flags || [];
+  const nflags = flags.filter(Boolean).length;
+  c.dataset.redflags = nflags;
   const all = series.flatMap((s) => s.values.filter((v) => v != null));
-  if (!all.length) { g.fillStyle = "#c8c8c8"; g.font = "16px sans-serif"; g.fillText("no sessions yet", 10, 30); c.dataset.points = 0; return; }
-  const lo = Math.min(0, ...all), hi = Math.max(...all) * 1.1 || 1, n = labels.length;
+  if (!all.length && !nflags) { g.fillStyle = "#c8c8c8"; g.font = "16px sans-serif"; g.fillText("no sessions yet", 10, 30); c.dataset.points = 0; return; }
+  const lo = Math.min(0, ...all), hi = opts.hi ?? (Math.max(...all, 0) * 1.1 || 1), n = labels.length;
   const X = (i) => 40 + (c.width - 50) * (n > 1 ? i / (n - 1) : 0.5), Y = (v) => c.height - 24 - (c.height - 34) * (v - lo) / (hi - lo);
   g.strokeStyle = "#444"; g.lineWidth = 1; g.beginPath(); g.moveTo(40, 6); g.lineTo(40, c.height - 24); g.lineTo(c.width - 6, c.height - 24); g.stroke();
   g.fillStyle = "#c8c8c8"; g.font = "13px sans-serif";
@@ -187,7 +301,15 @@ function drawChart(c, labels, series) {
   for (const s of series) {
     g.strokeStyle = g.fillStyle = s.colour; g.lineWidth = 3;
     if (s.bars) {
-      s.values.forEach((v, i) => { if (v == null) return; g.fillStyle = s.colourOf ? s.colourOf(v, i) : s.colour;
+      s.values.forEach((v, i) => {
+        if (flags[i]) {  // a red flag: a full-height red bar with "!", whatever the pain was
+          g.fillStyle = "#ff3b30"; g.fillRect(X(i) - 7, 6, 14, Y(lo) - 6);
+          g.fillStyle = "#ffffff"; g.font = "bold 16px sans-serif"; g.textAlign = "center";
+          g.fillText("!", X(i), 22); g.textAlign = "start"; g.font = "13px sans-serif";
+          drawn++; return;
+        }
+        if (v == null) return;
+        g.fillStyle = s.colourOf ? s.colourOf(v, i) : s.colour;
         g.fillRect(X(i) - 6, Math.min(Y(v), Y(lo) - 3), 12, Math.max(3, Y(lo) - Y(v))); drawn++; });
       continue;
     }
@@ -202,6 +324,9 @@ async function loadProgress() {
   const p = await api("/api/progress");
   $("charts").innerHTML = ""; pending = [];
   if (!p.exercises) { $("charts").textContent = p.error || ""; return; }
+  const line = $("progress-paused");
+  line.hidden = !p.paused;
+  line.textContent = p.paused ? `Paused since ${p.paused.date}: ${p.paused.what}` : "";
   for (const ex of p.exercises) {
     lineChart(ex.name, ex.points.map((q) => q.date.slice(5)), [
       { values: ex.points.map((q) => q.load_kg), colour: "#ffffff" },
@@ -210,7 +335,9 @@ async function loadProgress() {
   }
   lineChart("Pain during sessions (0-10)", p.pain.map((q) => q.date.slice(5)),
     [{ values: p.pain.map((q) => q.pain), colour: "#2ecc40", bars: true,
-       colourOf: (v) => v <= 3 ? "#2ecc40" : v <= 5 ? "#ffb000" : "#ff3b30" }], "green 0-3, amber 4-5, red 6+");
+       colourOf: (v) => v <= 3 ? "#2ecc40" : v <= 5 ? "#ffb000" : "#ff3b30" }],
+    `green 0-3, amber 4-5, red 6+; <span class="flagmark">! full red bar: a red flag</span>`,
+    { hi: 10, flags: p.pain.map((q) => !!q.red_flag) });
   lineChart(`Sessions per week (plan: ${p.sessions_per_week})`, p.weeks.map((w) => w.week.slice(5)),
     [{ values: p.weeks.map((w) => w.sessions), colour: "#ffffff", bars: true },
      { values: p.weeks.map(() => p.sessions_per_week), colour: "#ffd400" }], `<span style="color:#ffd400">the plan</span>`);
@@ -245,10 +372,14 @@ function connect() {
   if (source) source.close();
   source = new EventSource("/api/events");
   source.addEventListener("hello", (e) => { const d = JSON.parse(e.data); clockOffset = d.now - Date.now() / 1000;
-    state = d.state; render(); showPrompt(d.prompt);
+    state = d.state; render(); serverPrompt(d.prompt);
     if (state.phase === "set") show("live"); });
   source.addEventListener("state", (e) => {
-    const prev = state.phase; state = JSON.parse(e.data); render();
+    const prev = state.phase, prevProgram = state.program; state = JSON.parse(e.data); render();
+    if (state.program !== prevProgram) {  // a red flag paused the program, or an all-clear
+      if (document.body.dataset.screen === "today") loadToday();
+      if (document.body.dataset.screen === "progress") loadProgress();
+    }
     if ((state.phase === "armed" || state.phase === "set") && prev !== state.phase && document.body.dataset.screen !== "live") show("live");
     if (state.phase === "armed" && prev !== "armed") { curve = []; fastest = 0; drawCurve(); $("vloss").textContent = "-"; }
   });
@@ -263,9 +394,10 @@ function connect() {
     curve = curve.slice(-5); });
   source.addEventListener("set", (e) => { const s = JSON.parse(e.data);
     $("vloss").textContent = s.velocity_loss != null ? `${(s.velocity_loss * 100).toFixed(0)}%` : "-"; });
-  source.addEventListener("prompt", (e) => showPrompt(JSON.parse(e.data)));
+  source.addEventListener("prompt", (e) => { serverPrompt(JSON.parse(e.data)); if (document.body.dataset.screen === "today") loadCheckin(); });
   source.addEventListener("safety", () => { if (document.body.dataset.screen === "unit") loadUnit(); });
-  source.addEventListener("session", () => { if (document.body.dataset.screen === "progress") loadProgress(); });
+  source.addEventListener("session", () => { const screen = document.body.dataset.screen;
+    if (screen === "progress") loadProgress(); if (screen === "today") loadToday(); });
   source.addEventListener("bye", () => { source.close(); $("link").textContent = "session over"; });
   source.onerror = () => { $("link").textContent = "panel reconnecting"; $("link").classList.add("bad"); };
 }
