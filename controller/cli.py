@@ -17,6 +17,7 @@ import click
 
 from controller.loads import LoadError, check_load
 from controller.logs import bind_session, configure_logging, new_session_id
+from controller.validation import finite
 from firmware_bridge.client import DeviceError
 from firmware_bridge.devices import device_client
 from firmware_bridge.links import scheme_of, warpable
@@ -99,7 +100,8 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None,
 @_device_option(default=None)
 @click.option("--seed", type=click.IntRange(0, 2**31), default=7, show_default=True,
               help="Seed of the simulated lifter: the same seed gives the same workout.")
-@click.option("--speed", type=click.FloatRange(min=0), default=10.0, show_default=True,
+@click.option("--speed", type=click.FloatRange(min=0, max=1000), default=10.0, show_default=True,
+              callback=lambda c, p, v: finite(v, "--speed"),
               help="Time factor for the in-process simulator; 0 = as fast as possible.")
 def demo(device: str | None, seed: int, speed: float) -> None:
     """Run a short workout end to end against a unit (the in-process simulator by default)."""

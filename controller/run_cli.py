@@ -18,6 +18,7 @@ from controller.mqtt_cli import mqtt_url
 from controller.mqtt_config import MqttSettings
 from controller.panel import is_loopback
 from controller.plan_cli import FILE_OPTION, PlanProblem, load_plan, save_plan
+from controller.validation import finite
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
                          default=Path("halfstep.sqlite"), show_default=True,
@@ -31,7 +32,8 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
     @device_option(default=None)
     @click.option("--seed", type=int, default=1, show_default=True,
                   help="The simulated person (when the device is the simulator).")
-    @click.option("--speed", type=click.FloatRange(min=0), default=10.0, show_default=True,
+    @click.option("--speed", type=click.FloatRange(min=0, max=1000), default=10.0,
+                  show_default=True, callback=lambda c, p, v: finite(v, "--speed"),
                   help="Time factor for the in-process simulator; 0 = as fast as possible.")
     @click.option("--today", callback=lambda c, p, v: dt.date.fromisoformat(v) if v else None,
                   help="The session's date (default: today).")

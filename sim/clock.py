@@ -4,6 +4,12 @@ The whole stack (device client timeouts, heartbeats, the simulator's ticks) uses
 clock, so warping it warps everything consistently. With `speed=0` the clock jumps straight
 to the next timer whenever nothing is ready: only for in-process links, where no real I/O is
 waited on. Works through the public selector and `time()` hooks of asyncio's selector loop.
+
+Simulated time never outruns the simulation (design contract 16): the clock moves only in
+the selector, by the time spent waiting there (at most the wait asked for) and by at most one
+unit tick for the work done since the last wait. A process stalled by the machine (a browser
+starting, CI on two busy cores) slows simulated time instead of jumping it, so the simulated
+unit's lease never expires because the host process was not scheduled.
 """
 
 from __future__ import annotations
@@ -26,23 +32,30 @@ class _WarpSelector(selectors.DefaultSelector):
             if not events and timeout:
                 clock.virtual += timeout
             return events
+        started = time.monotonic()
+        clock.virtual += min((started - clock.real_mark) * clock.speed, MAX_STEP_S)
         real = None if timeout is None else timeout / clock.speed
-        return super().select(real)
+        events = super().select(real)
+        clock.real_mark = time.monotonic()
+        waited = (clock.real_mark - started) * clock.speed
+        clock.virtual += waited if timeout is None else min(waited, timeout)
+        return events
+
+
+MAX_STEP_S = 0.01  # one tick of the simulated unit (100 Hz): the most a busy iteration moves
 
 
 class WarpedLoop(asyncio.SelectorEventLoop):
     def __init__(self, speed: float):
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
+        if speed < 0 or speed != speed or speed == float("inf"):
+            raise ValueError("speed must be a finite number >= 0")
         self.speed = speed
         self.virtual = 0.0
-        self._t0 = time.monotonic()
+        self.real_mark = time.monotonic()
         super().__init__(_WarpSelector(self))
 
     def time(self) -> float:
-        if self.speed == 0:
-            return self.virtual
-        return (time.monotonic() - self._t0) * self.speed
+        return self.virtual
 
 
 def loop_factory(speed: float) -> Callable[[], asyncio.AbstractEventLoop]:

@@ -55,3 +55,25 @@ def test_timeouts_use_the_warped_clock():
             return asyncio.get_running_loop().time()
 
     assert run(0, main) >= 10.0
+
+
+def test_a_stalled_process_slows_simulated_time_instead_of_jumping_it():
+    """Design contract 16: 2 s of real time blocked (a browser starting, a busy machine) moves
+    the 10x clock by one tick, not 20 s, so the simulated unit's lease cannot expire from it;
+    waiting still runs at 10x."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(0.01)
+        t0 = loop.time()
+        time.sleep(2.0)  # the whole process stalls
+        await asyncio.sleep(0)
+        stalled = loop.time() - t0
+        t1 = loop.time()
+        await asyncio.sleep(1.0)
+        return stalled, loop.time() - t1
+
+    real = time.monotonic()
+    stalled, slept = run(10, main)
+    assert stalled <= 0.011
+    assert 1.0 <= slept < 1.2
+    assert time.monotonic() - real < 2.5
