@@ -335,7 +335,10 @@ def _persisting_pain(plan: PlanFile) -> list[_FlagEvent]:
     """Pain reported raised again 48 h or more after it was first reported raised, with no
     settled report in between: pain that does not improve within 48-72 h (a red flag)."""
     events, first = [], None
+    cleared = [c.date for c in plan.clearances] + list(plan.medical_clearance)
     for day, answer in settle_reports(plan):
+        if any(first is not None and first <= c <= day for c in cleared):
+            first = None  # a clinician has seen it since: counting starts again
         if answer != "raised":
             first = None
         elif first is None:

@@ -148,10 +148,10 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
     def history_list(db_path: Path) -> None:
         """One line per session."""
         with _open(db_path) as h:
-            click.echo(f"{'id':>4}  {'day':<10}  {'status':<9} {'sets':>4} {'reps':>5} "
+            click.echo(f"{'id':>4}  {'day':<10}  {'status':<17} {'sets':>4} {'reps':>5} "
                        f"{'volume kg':>9}  {'pain':>4}  device")
             for s in h.sessions():
-                click.echo(f"{s['id']:>4}  {s['day']:<10}  {s['status']:<9} {s['sets']:>4} "
+                click.echo(f"{s['id']:>4}  {s['day']:<10}  {s['status']:<17} {s['sets']:>4} "
                            f"{s['reps']:>5} {s['volume_kg']:>9.0f}  "
                            f"{'-' if s['pain_during'] is None else s['pain_during']:>4}  "
                            f"{s['device_serial'] or ''}")
@@ -180,6 +180,16 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         for c in s["checkins"]:
             click.echo(f"  pain {c['pain']}/10 " + (f"during {c['exercise']}" if c["exercise"]
                                                     else "overall"))
+        if s["red_flags"]:
+            from controller.models import RedFlag
+            from controller.red_flags import describe
+
+            click.echo(f"  RED FLAG: {describe([RedFlag(k) for k in s['red_flags']])} "
+                       f"({s['notes']})")
+        for a in s["answers"]:
+            shown = f"red flag: {a['red_flag']}" if a["red_flag"] else (
+                "skipped" if a["answer"] is None else a["answer"])
+            click.echo(f"  answer {a['question']}: {shown}")
         for e in s["safety_events"]:
             click.echo(f"  safety: {e['kind']}: {e['cause']}")
 

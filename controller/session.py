@@ -347,7 +347,8 @@ class SessionRunner:
         self._start_history()
         what = red_flags.info(flag.kind)
         self.supervisor.event("red_flag", f"red flag at {flag.checkin}: {what.label}",
-                              red_flag=flag.kind.value, checkin=flag.checkin)
+                              red_flag=flag.kind.value, checkin=flag.checkin,
+                              advice=what.advice)
         result.status = "stopped: red flag"
         result.red_flag = flag.kind
         pain = max(self._pains.values(), default=None)

@@ -232,6 +232,9 @@ def test_terminal_red_flag_pauses_today_and_run_refuses_until_cleared(tmp_path):
     assert "Pain during the session overall" not in res.stdout  # nothing further asked
     shown = json.loads(run("history", "show", "1", "--db", str(db), "--json").stdout)
     assert shown["status"] == "stopped: red flag" and shown["red_flags"] == ["chest_pain"]
+    text = run("history", "show", "1", "--db", str(db)).stdout
+    assert "RED FLAG: chest pain or pressure" in text
+    assert "answer pain:seated row: red flag: chest_pain" in text
 
     # Paused everywhere, the same day and later, with the flag, its date and the advice.
     for day in (DAY, DAY + dt.timedelta(days=4)):
@@ -378,3 +381,18 @@ def test_mqtt_state_says_paused_with_the_flag(tmp_path):
     sessions = col.of("session")
     assert sessions and sessions[-1]["status"] == "stopped: red flag"
     assert any(s["program"] == "paused" for s in col.of("state"))
+
+
+def test_an_all_clear_starts_the_48_72h_count_again():
+    from controller.plan_updates import apply_since_last, record_clearance
+
+    p = worked_plan()
+    p = apply_since_last(p, "raised", DAY - dt.timedelta(days=2), "checkin", "c")
+    p = apply_since_last(p, "raised", DAY, "pre-session", "p")
+    assert pause_state(p, DAY).kinds == (RedFlag.PAIN_NOT_SETTLING,)
+    p = record_clearance(p, "Dr Silva", DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=1))
+    later = DAY + dt.timedelta(days=3)
+    p = apply_since_last(p, "raised", later, "pre-session", "p")
+    assert pause_state(p, later) is None  # the first raised report since the all-clear
+    item = next_session(p, later).items[0]
+    assert any(r.rule == "PAIN-SETTLE" for r in item.reasons) or item.change == "down"

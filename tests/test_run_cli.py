@@ -27,7 +27,7 @@ def test_run_a_simulated_session_and_find_it_in_the_history(tmp_path):
     assert "Pain during cable squat (0-10): 2" in res.stdout
     assert "session 1: finished, 9 sets" in res.stdout
     listing = run("history", "list", "--db", db).stdout
-    assert "2026-11-16  finished     9" in listing
+    assert "2026-11-16  finished             9" in listing
     shown = json.loads(run("history", "show", "1", "--db", db, "--json").stdout)
     assert len(shown["sets"]) == 9 and shown["checkins"][-1]["exercise"] is None
     rows = list(csv.DictReader(io.StringIO(run("history", "export", "--db", db).stdout)))
