@@ -363,7 +363,7 @@ class Panel:
             value = self.io.answer(body.prompt, body.value)
         except AnswerError as e:
             return _error(400, e.reason, field="value", allowed=e.allowed)
-        return web.json_response({"ok": True, "value": value})
+        return web.json_response({"ok": True, "value": value}, dumps=_dumps)
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:

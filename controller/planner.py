@@ -500,6 +500,14 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
         reasons.append(Reason("START-1", f"first working load {load:.1f} kg = "
                               f"{dose.start:.0%} of the estimated 1RM {st.one_rm:.1f} kg",
                               {"one_rm_kg": round(st.one_rm, 1), "fraction": dose.start}))
+        trained = [s.date for s in plan.history if s.sets and s.date < today]
+        if flag is not None and (not trained or max(trained) <= flag):  # none since the flag
+            start = load
+            load = max(GRID, floor_grid(start * (1 - CLEARANCE_CUT)))
+            change = "down"
+            reasons.append(Reason("FLAG-1", "back after a red flag with medical clearance: "
+                                  f"start {CLEARANCE_CUT:.0%} lower and rebuild",
+                                  {"red_flag_date": flag.isoformat(), "from_kg": start}))
     else:
         load, change, target = _decide(plan, ex, st, dose, reps, today, last, flag, reasons)
     if load > cap:

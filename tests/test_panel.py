@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
@@ -71,6 +72,11 @@ def test_a_whole_session_on_the_panel(tmp_path, browser):
             pages[name] = page
         big = pages["large"]
 
+        # Before the session: how the knee has been since the last one, a choice in words.
+        wait_prompt(big, "pre:pain_since_last")
+        assert "soreness" in big.inner_text("#prompt-help")
+        assert big.eval_on_selector_all("#prompt-body .choice", "bs => bs.length") == 3
+
         # Today: the planned exercise with load, sets x reps, rest and the reasons in words.
         for page in pages.values():
             page.click('.tab[data-screen="today"]')
@@ -78,6 +84,9 @@ def test_a_whole_session_on_the_panel(tmp_path, browser):
         text = big.inner_text("#today-items")
         assert "seated row" in text and "2 x 12 at 7.0 kg, rest 75 s" in text
         assert re.search(r"[a-z]{4,} .*[a-z]{4,}", big.inner_text("#today-items .why"))
+        shots(pages, "choice")
+        big.click('#prompt-body [data-choice="settled"]')
+        big.wait_for_selector("#prompt", state="hidden")
         shots(pages, "today")
 
         # The set: reps appear live; the load is shown large.
@@ -91,9 +100,16 @@ def test_a_whole_session_on_the_panel(tmp_path, browser):
         big.wait_for_function("Number(document.getElementById('curve').dataset.points) > 5")
         shots(pages, "live")
 
-        # Rest: the timer runs; +0.5 kg for the next set.
+        # Rest: the timer runs and asks the reps in reserve (0 to 10, the ends in words, may
+        # be skipped); then +0.5 kg for the next set.
         big.wait_for_function("document.body.dataset.phase === 'rest'", timeout=60_000)
+        wait_prompt(big, "rir:seated row:1")
+        assert big.inner_text("#label-lo") == "no more" and big.is_visible("#skip")
         assert re.match(r"Rest \d:\d\d", big.inner_text("#phase"))
+        shots(pages, "rir")
+        big.click('#prompt-body .scale button[data-v="2"]')
+        big.click("#save")
+        big.wait_for_selector("#prompt", state="hidden")
         big.click("#plus")
         big.wait_for_function("document.getElementById('next').textContent.includes('7.5')")
         shots(pages, "rest")
@@ -113,28 +129,39 @@ def test_a_whole_session_on_the_panel(tmp_path, browser):
         big.wait_for_function("document.getElementById('load').textContent === '0.0' && "
                               "document.body.dataset.phase !== 'set'")  # the load is off
         shots(pages, "stopped")
+        wait_prompt(big, "rir:seated row:2")
+        big.click("#skip")
 
         # Check-in: pain for the exercise with the traffic lights, then the session's, then
         # the confidence check-in; by touch and by keyboard.
-        big.wait_for_function("document.getElementById('prompt-q').textContent"
-                              ".startsWith('Pain during seated row')")
+        wait_prompt(big, "pain:seated row")
+        assert big.inner_text("#prompt-q").startswith("Pain during seated row")
         big.click('.scale button[data-v="2"]')
         assert "green" in big.inner_text("#lights")
         shots(pages, "checkin")
         big.click("#save")
-        big.wait_for_function("document.getElementById('prompt-q').textContent"
-                              ".startsWith('Pain during the session')")
+        wait_prompt(big, "pain:session")
         big.keyboard.press("3")
         big.focus("#save")
         big.keyboard.press("Enter")
-        big.wait_for_function("document.getElementById('prompt-q').textContent"
-                              ".startsWith('How confident')")
+        wait_prompt(big, "confidence")
+        assert big.inner_text("#label-hi") == "completely"
         big.click('.scale button[data-v="7"]')
         big.click("#save")
-        big.wait_for_function("document.getElementById('prompt-q').textContent"
-                              ".includes('more capable')")
-        big.click('#prompt-body [data-answer="yes"]')
         big.wait_for_function("document.body.dataset.phase === 'idle'", timeout=20_000)
+
+        # The next-morning check-in, from Today once the session asks nothing more: the same
+        # card, answered at /api/checkin.
+        big.click('.tab[data-screen="today"]')
+        big.wait_for_selector("#checkin-open", state="visible", timeout=10_000)
+        big.click("#checkin-open")
+        wait_prompt(big, "checkin:pain_since_last")
+        assert big.is_visible("#redflag") and big.is_hidden("#save")
+        with big.expect_response("**/api/checkin") as resp:
+            big.click('#prompt-body [data-choice="soreness"]')
+        assert resp.value.json()["ok"] is True and resp.value.json()["program"] == "active"
+        big.wait_for_selector("#prompt", state="hidden")
+        assert "Only muscle soreness" in big.inner_text("#checkin-msg")
 
         # Progress: the charts render, today's session among the points.
         for page in pages.values():
@@ -176,9 +203,144 @@ def test_a_whole_session_on_the_panel(tmp_path, browser):
                                                                        (None, 3)]
     assert shown["confidence"] == 7 and shown["status"] == "finished"
     assert any(e["kind"] == "stop" for e in shown["safety_events"])
-    for screen in ("today", "live", "rest", "stopped", "checkin", "progress", "unit"):
+    answers = {a["question"]: a["answer"] for a in shown["answers"]}
+    assert answers["rir:seated row:1"] == 2 and answers["rir:seated row:2"] is None, answers
+    for screen in ("choice", "today", "live", "rir", "rest", "stopped", "checkin", "progress",
+                   "unit"):
         for size in SIZES:
             assert (ARTIFACTS / f"{screen}-{size}.png").stat().st_size > 5000
+
+
+def test_a_red_flag_on_the_panel_pauses_the_program_until_an_all_clear(tmp_path, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # The panel stays up after the session (the page gets "bye" when it goes): the all-clear
+    # is given on it within the linger.
+    proc, url = start_run(tmp_path, "--panel-linger", "120", speed="5")
+    plan, db = tmp_path / "plan.json", tmp_path / "h.sqlite"
+    try:
+        pages = {}
+        for name, (w, h) in SIZES.items():
+            page = browser.new_page(viewport={"width": w, "height": h})
+            page.goto(url)
+            pages[name] = page
+        big = pages["large"]
+
+        # The session, answered on the panel, up to its final check-in.
+        wait_prompt(big, "pre:pain_since_last")
+        big.click('#prompt-body [data-choice="settled"]')
+        for k in (1, 2):
+            wait_prompt(big, f"rir:seated row:{k}", timeout=90_000, resume=True)
+            big.click("#skip")
+        wait_prompt(big, "pain:seated row", resume=True)
+        big.click('.scale button[data-v="2"]')
+        big.click("#save")
+        wait_prompt(big, "pain:session")
+
+        # A red flag at the session's pain check-in: the kinds in plain words, big targets.
+        assert big.evaluate("getComputedStyle(document.getElementById('redflag'))"
+                            ".backgroundColor") == "rgb(255, 59, 48)"  # clearly red
+        for page in pages.values():
+            wait_prompt(page, "pain:session")
+            page.click("#redflag")
+            page.wait_for_selector("#flags .flagkind")
+            sizes = page.eval_on_selector_all(
+                "#flags .flagkind", "bs => bs.map(b => b.getBoundingClientRect())"
+                ".map(r => Math.min(r.width, r.height))")
+            assert len(sizes) >= 10 and min(sizes) >= 48
+            page.click('#flags .flagkind[data-kind="chest_pain"]')
+            assert page.inner_text("#save") == "Stop everything: red flag"
+        assert "chest pain" in big.inner_text("#flags")
+        shots(pages, "redflag")
+        with big.expect_response("**/api/answer") as resp:
+            big.click("#save")
+        flagged = resp.value  # checked at the end (see below)
+
+        # Everything stops: nothing more is asked, the program is paused.
+        big.wait_for_function("document.body.dataset.program === 'paused'", timeout=20_000)
+        assert big.is_visible("#paused-badge") and big.inner_text("#paused-badge") == "PAUSED"
+        time.sleep(2.0)
+        assert big.is_hidden("#prompt")  # no confidence question, no other
+        _, body, _ = request(url + "api/state")
+        assert body["prompt"] is None and body["state"]["program"] == "paused"
+        assert body["state"]["pause"]["red_flags"] == ["chest_pain"]
+
+        # Today: the flag in words, its date, the advice and the all-clear form.
+        for page in pages.values():
+            page.click('.tab[data-screen="today"]')
+            page.wait_for_selector("#paused", state="visible")
+        banner = big.inner_text("#paused")
+        assert "chest pain" in banner and DAY.isoformat() in banner
+        assert "emergency" in big.inner_text("#paused-advice")
+        assert big.input_value("#clear-date") == DAY.isoformat()
+        assert big.is_disabled("#clear-submit")  # until the all-clear is confirmed
+        shots(pages, "paused")
+
+        # Progress: the session as a full-height red bar, and the pause in words.
+        for page in pages.values():
+            page.click('.tab[data-screen="progress"]')
+            page.wait_for_function("document.querySelectorAll('#charts canvas').length === 3")
+        assert big.eval_on_selector_all("#charts canvas",
+                                        "cs => Number(cs[1].dataset.redflags)") >= 1
+        assert big.inner_text("#progress-paused").startswith(f"Paused since {DAY.isoformat()}")
+        shots(pages, "progress-paused")
+
+        # The history, the planner and the next run all say so.
+        shown = json.loads(run("history", "show", "1", "--json", "--db", str(db)).stdout)
+        assert shown["status"] == "stopped: red flag" and shown["red_flags"] == ["chest_pain"]
+        nxt = run("plan", "next", "--file", str(plan), "--today", DAY.isoformat())
+        assert "PAUSED" in nxt.stdout and "emergency" in nxt.stdout, nxt.stdout
+        again = run("run", "--file", str(plan), "--db", str(db), "--today", DAY.isoformat(),
+                    "--speed", "10", "--no-panel", "--pain", "2")
+        assert again.returncode == 2 and "PAUSED" in again.stdout + again.stderr
+
+        # The all-clear on the panel: who gave it, confirmed; training restarts lower.
+        big.click('.tab[data-screen="today"]')
+        big.fill("#clear-by", "Dr Test")
+        big.check("#clear-confirm")
+        with big.expect_response("**/api/clear") as resp:
+            big.click("#clear-submit")
+        assert resp.value.json()["ok"] is True and resp.value.json()["program"] == "active"
+        big.wait_for_selector("#paused", state="hidden")
+        big.wait_for_function("document.body.dataset.program === 'active'")
+        assert big.is_hidden("#paused-badge")
+        big.wait_for_selector("#today-items li")
+        assert "seated row" in big.inner_text("#today-items")
+        assert "Dr Test" in big.inner_text("#checkin-msg")
+        shots(pages, "cleared")
+    finally:
+        proc.stop()
+    nxt = run("plan", "next", "--file", str(plan), "--today", DAY.isoformat())
+    assert nxt.returncode == 0 and "PAUSED" not in nxt.stdout, nxt.stdout
+    # From the next day (a day's plan leaves out that day's own sessions): 30% lower.
+    nxt = run("plan", "next", "--file", str(plan), "--today", str(DAY + dt.timedelta(days=1)))
+    assert "PAUSED" not in nxt.stdout and "[FLAG-1]" in nxt.stdout, nxt.stdout
+    assert "restart 30% lower" in nxt.stdout
+    # The panel's answer was taken as the red flag it is, and said so.
+    assert (flagged.status, flagged.text()) == (200, json.dumps({"ok": True, "value": FLAG}))
+
+
+def wait_prompt(page, qid: str, timeout: float = 60_000, resume: bool = False) -> None:
+    """Until the panel shows the question with this id. With `resume`, a lost link on the way
+    (the simulator's known false alarm on a busy machine) is answered Yes on the panel."""
+    from playwright.sync_api import TimeoutError as Timeout
+
+    wanted = [qid, "resume_after_link_loss"] if resume else [qid]
+    try:
+        while True:
+            page.wait_for_function("(ids) => { const p = document.getElementById('prompt'); "
+                                   "return !p.hidden && ids.includes(p.dataset.qid); }",
+                                   arg=wanted, timeout=timeout)
+            if page.evaluate("document.getElementById('prompt').dataset.qid") == qid:
+                return
+            page.click('#prompt-body [data-answer="yes"]')
+            page.wait_for_function("document.getElementById('prompt').dataset.qid !== "
+                                   "'resume_after_link_loss'", timeout=timeout)
+    except Timeout:
+        seen = page.evaluate("() => [document.getElementById('prompt').dataset.qid, "
+                             "document.body.dataset.phase, document.getElementById('phase')"
+                             ".textContent, document.getElementById('link').textContent]")
+        raise AssertionError(f"no question {qid!r} on the panel; it shows "
+                             f"(question, phase, phase text, link): {seen}") from None
 
 
 def shots(pages, screen: str) -> None:
@@ -264,36 +426,39 @@ def test_off_the_loopback_a_pin_guards_the_panel_and_the_motor(tmp_path, monkeyp
         status, body, _ = request(f"http://127.0.0.1:{port}/api/state",
                                   headers={"Cookie": cookie})
         assert status == 200
-        assert "seated row" in proc.first_line(timeout=10) + proc.first_line(timeout=10)
+        lines = [proc.first_line(timeout=10)]  # the check-in before the session, then the set
+        while "seated row" not in lines[-1] and len(lines) < 6:
+            lines.append(proc.first_line(timeout=10))
+        assert "seated row" in lines[-1], lines
     finally:
         proc.stop()
 
 
+FLAG = "red_flag:chest_pain"
+SINCE_LAST = (("settled", "Settled"), ("raised", "Still raised"))
+
+
 @pytest.mark.parametrize("kind,value,expect", [
-    ("pain", 3, 3), ("pain", "7", 7), ("pain", "red_flag", "red_flag"), ("pain", "!", "red_flag"),
-    ("number", None, None), ("number", 10, 10), ("yes", True, True), ("yes", "no", False),
+    ("pain", 3, 3), ("pain", "7", 7), ("pain", "red_flag", "red_flag:other"),
+    ("pain", "!", "red_flag:other"), ("pain", FLAG, FLAG), ("number", None, None),
+    ("number", 10, 10), ("number", FLAG, FLAG), ("yes", True, True), ("yes", "no", False),
+    ("yes", FLAG, FLAG), ("choice", "settled", "settled"), ("choice", FLAG, FLAG),
 ])
 def test_answers_are_parsed(kind, value, expect):
-    import asyncio
+    from controller.questions import Flag, Question
 
-    from controller.panel_io import Prompt
-
-    async def parse():
-        return Prompt(kind, "?").parse(value)
-
-    assert asyncio.run(parse()) == expect
+    q = Question("q", kind, "?", skippable=kind == "number", choices=SINCE_LAST)
+    got = q.parse(value)
+    assert (str(got) if isinstance(got, Flag) else got) == expect
 
 
 @pytest.mark.parametrize("kind,value", [("pain", 11), ("pain", -1), ("pain", True),
-                                        ("pain", "lots"), ("number", 2.5), ("yes", 1)])
+                                        ("pain", "lots"), ("pain", None), ("number", 2.5),
+                                        ("yes", 1), ("choice", "fine"),
+                                        ("choice", "red_flag:bruise")])
 def test_bad_answers_say_what_is_allowed(kind, value):
-    import asyncio
-
-    from controller.panel_io import AnswerError, Prompt
-
-    async def parse():
-        return Prompt(kind, "?").parse(value)
+    from controller.questions import AnswerError, Question
 
     with pytest.raises(AnswerError) as e:
-        asyncio.run(parse())
+        Question("q", kind, "?", choices=SINCE_LAST).parse(value)
     assert e.value.allowed
