@@ -23,13 +23,13 @@ def checkin(path: Path, answer: str | None, today: dt.date | None) -> None:
     from controller.panel_io import PersonIO, StdinLines
     from controller.plan_report import prescription_text
     from controller.plan_updates import apply_since_last
-    from controller.planner import next_session, pause_state
+    from controller.planner import next_session
 
     day = today or dt.date.today()
+    if day > dt.date.today() + dt.timedelta(days=1):
+        raise PlanProblem(f"--today {day} is in the future: a check-in is about now")
     plan = load_plan(path)
-    if not plan.history:
-        raise PlanProblem(f"{path}: no session yet to check in about")
-    if day < plan.history[-1].date:
+    if plan.history and day < plan.history[-1].date:
         raise PlanProblem(f"--today {day} is before the last session ({plan.history[-1].date})")
     q = questions.since_last(plan.profile.painful_regions, checkin=True)
 
@@ -45,11 +45,13 @@ def checkin(path: Path, answer: str | None, today: dt.date | None) -> None:
     except click.ClickException:
         raise PlanProblem("no answer: give one with --answer (settled, raised, soreness or "
                           "red_flag:<kind>)") from None
-    was_paused = pause_state(plan, day) is not None
+    if not plan.history and not isinstance(given, questions.Flag):
+        raise PlanProblem(f"{path}: no session yet to check in about (a red flag is recorded "
+                          "all the same: answer red_flag:<kind>)")
     new = apply_since_last(plan, given, day, "checkin", q.id)
     save_plan(new, path)
     rx = next_session(new, day)
-    if rx.status == "paused" and not was_paused:
+    if rx.status == "paused":
         click.echo("\nRecorded. " + prescription_text(rx).split("\n", 1)[1])
     elif given == "raised":
         click.echo("Recorded: still raised. The next session is lighter for the exercises that "

@@ -179,21 +179,30 @@ class SessionLog(Strict):
     status: str | None = None  # finished | stopped | stopped: red flag
 
 
+def _utc(at: dt.datetime | None) -> dt.datetime | None:
+    """A time without a zone (a hand-edited file) is taken as UTC, so times always compare."""
+    return at.replace(tzinfo=dt.UTC) if at is not None and at.tzinfo is None else at
+
+
 class RedFlagReport(Strict):
     """A red flag as reported: which, when, at which check-in (a question id)."""
 
     date: dt.date
     kind: RedFlag
-    checkin: str
+    checkin: Annotated[str, Field(min_length=1, max_length=100)]
     at: dt.datetime | None = None
+
+    _zone = field_validator("at")(classmethod(lambda cls, v: _utc(v)))
 
 
 class Clearance(Strict):
     """A clinician's all-clear to resume after a red flag, as recorded by the person."""
 
     date: dt.date
-    by: Annotated[str, Field(min_length=1, max_length=80)]
+    by: Annotated[str, Field(min_length=1, max_length=80, pattern=r"\S")]
     at: dt.datetime | None = None
+
+    _zone = field_validator("at")(classmethod(lambda cls, v: _utc(v)))
 
 
 class PlanFile(Strict):

@@ -138,6 +138,7 @@ class Panel:
             web.post("/api/next-load", self._next_load), web.post("/api/answer", self._answer),
             web.post("/api/login", self._login), web.get("/api/checkin", self._checkin_q),
             web.post("/api/checkin", self._checkin), web.post("/api/clear", self._clear),
+            web.post("/api/red-flag", self._red_flag),
         ])
         self._runner_app = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner_app.setup()
@@ -333,6 +334,18 @@ class Panel:
             return body
         try:
             result = self.runner.report_since_last(body.value, "panel")
+        except AnswerError as e:
+            return _error(400, e.reason, field="value", allowed=e.allowed)
+        return web.json_response({"ok": True, **result}, dumps=_dumps)
+
+    async def _red_flag(self, request: web.Request) -> web.Response:
+        """A red flag outside any question (its question was gone before Save): it stops the
+        set and ends the session all the same."""
+        body = await _body(request, CheckinAnswer)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            result = await self.runner.red_flag_now(body.value, "panel")
         except AnswerError as e:
             return _error(400, e.reason, field="value", allowed=e.allowed)
         return web.json_response({"ok": True, **result}, dumps=_dumps)

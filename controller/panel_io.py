@@ -70,6 +70,7 @@ class PersonIO:
         self.auto_yes = auto_yes
         self.answers = answers
         self.prompt: Prompt | None = None
+        self.committed = False  # a red flag is being given: its question is not cancelled
         self.panel_up = False  # set by the panel once it serves
         self.said: deque[str] = deque(maxlen=200)
         self.on_change: Callable[[str, Any], None] = lambda kind, data: None
@@ -151,7 +152,7 @@ class PersonIO:
                 if line is None:  # the terminal is gone: the panel answers, if there is one
                     self.lines = None
                     continue
-                if line.strip().startswith("!"):
+                if line.strip() and set(line.strip()) == {"!"}:
                     return await self._which_flag()
                 try:
                     return prompt.parse(line)
@@ -161,22 +162,32 @@ class PersonIO:
         finally:
             if line_task is not None:
                 line_task.cancel()
+            self.committed = False
             self.prompt = None
             self.on_change("prompt", None)
 
     async def _which_flag(self) -> Flag:
-        """At the terminal, after `!`: which red flag (Enter if unsure: recorded as 'other')."""
+        """At the terminal, after `!`: which red flag, by number or name (Enter if unsure:
+        'other'). The flag stands from the `!` on: nothing cancels it (`committed`)."""
+        self.committed = True
         kinds = [k for k in REPORTABLE if k != RedFlag.OTHER]
-        self.say("RED FLAG. Which is it? (Enter if unsure)")
+        self.say("RED FLAG. Which is it? (a number; Enter if unsure)")
         for i, k in enumerate(kinds, 1):
             self.say(f"  {i:>2}  {info(k).label}")
-        line = None
-        if self.lines is not None:
-            with contextlib.suppress(TimeoutError):
-                line = await asyncio.wait_for(self.lines.queue.get(), 120)
-        choice = (line or "").strip()
-        if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(kinds):
-            return Flag(kinds[int(choice) - 1])
+        for _ in range(3):
+            line = None
+            if self.lines is not None:
+                with contextlib.suppress(TimeoutError):
+                    line = await asyncio.wait_for(self.lines.queue.get(), 120)
+            choice = "_".join((line or "").strip().lower().split())
+            if not choice:
+                break
+            if choice.isascii() and choice.isdigit() and 1 <= int(choice) <= len(kinds):
+                return Flag(kinds[int(choice) - 1])
+            if choice in {k.value for k in kinds}:
+                return Flag(RedFlag(choice))
+            self.say(f"  {line!r} is not on the list: a number from 1 to {len(kinds)}, or "
+                     "Enter if unsure")
         return Flag(RedFlag.OTHER)
 
     def close(self) -> None:

@@ -357,7 +357,9 @@ def _flag_events(plan: PlanFile, today: dt.date) -> list[_FlagEvent]:
             events.setdefault((s.date, k), _FlagEvent(s.date, k, "session"))
     for e in _persisting_pain(plan):
         events.setdefault((e.date, e.kind), e)
-    return sorted((e for e in events.values() if e.date <= today),
+    # Every flag counts, whatever day is asked about: a flag dated after `today` (a session
+    # run with an earlier --today, a check-in dated ahead) still pauses.
+    return sorted(events.values(),
                   key=lambda e: (e.date, e.at or dt.datetime.min.replace(tzinfo=dt.UTC)))
 
 
@@ -380,14 +382,15 @@ def last_red_flag(plan: PlanFile, today: dt.date) -> dt.date | None:
 
 
 def pause_state(plan: PlanFile, today: dt.date) -> Pause | None:
-    """FLAG-1: paused when a red flag (reported today or before, or the pain rule's) has no
-    all-clear after it. A flag reported today pauses today."""
-    events = _flag_events(plan, today)
-    if not events or _cleared(plan, events[-1], today):
+    """FLAG-1: paused while any red flag (reported, or the pain rule's) has no all-clear after
+    it; a flag reported today pauses today. The pause dates from the first flag not cleared,
+    lists them all, and gives the most urgent advice among them (a later, milder flag never
+    hides an urgent one)."""
+    open_ = [e for e in _flag_events(plan, today) if not _cleared(plan, e, today)]
+    if not open_:
         return None
-    last = events[-1]
-    kinds = tuple(dict.fromkeys(e.kind for e in events if e.date == last.date))
-    return Pause(last.date, kinds, last.checkin, advice_for(list(kinds)))
+    kinds = tuple(dict.fromkeys(e.kind for e in open_))
+    return Pause(open_[0].date, kinds, open_[0].checkin, advice_for(list(kinds)))
 
 
 def next_session(plan: PlanFile, today: dt.date) -> Prescription:
@@ -479,6 +482,7 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
     if (phase == PhaseName.PROGRESSION and st.assessed_on is not None and st.last_date
             and (today - st.assessed_on).days >= REASSESS_DAYS
             and (today - st.last_date).days < GAP_DAYS
+            and (flag is None or (today - flag).days >= 4 * 7)  # rebuild after a red flag
             and (last is None or pain_for(plan, last, ex) < 4)):
         # Submaximal loads from the current estimate, none above the profile's cap.
         loads = tuple(min(unit_max, floor_grid(st.one_rm * min(f, dose.cap)))
@@ -500,6 +504,14 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
         reasons.append(Reason("START-1", f"first working load {load:.1f} kg = "
                               f"{dose.start:.0%} of the estimated 1RM {st.one_rm:.1f} kg",
                               {"one_rm_kg": round(st.one_rm, 1), "fraction": dose.start}))
+        if last is not None and _settle_of(plan, last) == "raised" and \
+                _loads_painful_region(plan, ex):
+            start = load
+            load = max(GRID, floor_grid(start * (1 - RED_CUT)))
+            reasons.append(Reason("PAIN-SETTLE", "pain had not settled after the last session "
+                                  f"(24-48 h rule): start {RED_CUT:.0%} lower",
+                                  {"settled": False, "from_kg": start}))
+            change = "down"
         trained = [s.date for s in plan.history if s.sets and s.date < today]
         if flag is not None and (not trained or max(trained) <= flag):  # none since the flag
             start = load

@@ -8,6 +8,7 @@ never turned into a number. Ids are documented in docs/planner.md ("Check-ins").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -79,14 +80,9 @@ class Question:
         skipped, or a Flag. Anything else is an AnswerError saying what is allowed."""
         if isinstance(value, str):
             value = value.strip()
-            low = value.lower()
-            if low in ("!", "red_flag", "red flag"):
-                return Flag(RedFlag.OTHER)
-            if low.startswith("red_flag:"):
-                kind = low.removeprefix("red_flag:").strip()
-                if kind not in {k.value for k in REPORTABLE}:
-                    raise AnswerError(f"{kind!r} is not a kind of red flag", _FLAG_KINDS)
-                return Flag(RedFlag(kind))
+            flag = as_flag(value)
+            if flag is not None:
+                return flag
         if value is None or value == "":
             if self.skippable:
                 return None
@@ -108,6 +104,24 @@ class Question:
             raise AnswerError(f"{value!r} is not a whole number from {self.lo} to {self.hi}",
                               self.allowed())
         return value
+
+
+def as_flag(text: str) -> Flag | None:
+    """A red flag however it is written ('!', 'red flag', 'RED_FLAG:Chest pain', 'red-flag:');
+    None when the text is not one. A kind that is not one raises AnswerError (never a
+    number, never dropped: the person is asked again)."""
+    low = "_".join(text.strip().lower().replace("-", " ").split())
+    if low and set(low) == {"!"}:
+        return Flag(RedFlag.OTHER)
+    head, _, kind = low.partition(":")
+    if head.strip("_") not in ("red_flag", "redflag"):
+        return None
+    kind = kind.strip("_")
+    if not kind:
+        return Flag(RedFlag.OTHER)
+    if kind not in {k.value for k in REPORTABLE}:
+        raise AnswerError(f"{kind!r} is not a kind of red flag", _FLAG_KINDS)
+    return Flag(RedFlag(kind))
 
 
 def show(answer: Any) -> str:
@@ -180,18 +194,22 @@ def capable() -> Question:
 # ---- answers given in advance (--answers FILE.json) ----------------------------------------
 
 
+MAX_SETS = 10  # more sets of one exercise than any prescription has
+
+
 def question_for(qid: str, exercises: list[str]) -> Question | None:
-    """The question an id names (for checking an answer before the session), or None."""
-    fixed = {PRE_PAIN: since_last([]), CHECKIN_PAIN: since_last([], checkin=True),
-             SESSION_PAIN: session_pain(), CONTINUE: continue_after_stop("a surface"),
-             RESUME: resume_after_link_loss(), CONFIDENCE: confidence(), CAPABLE: capable()}
+    """The question an id names that `halfstep run` asks (to check an answer before the
+    session), or None."""
+    fixed = {PRE_PAIN: since_last([]), SESSION_PAIN: session_pain(),
+             CONTINUE: continue_after_stop("a surface"), RESUME: resume_after_link_loss(),
+             CONFIDENCE: confidence(), CAPABLE: capable()}
     if qid in fixed:
         return fixed[qid]
     if qid.startswith("pain:") and qid.removeprefix("pain:") in exercises:
         return pain(qid.removeprefix("pain:"))
     if qid.startswith("rir:"):
         name, _, k = qid.removeprefix("rir:").rpartition(":")
-        if name in exercises and _DIGITS.fullmatch(k) and int(k) >= 1:
+        if name in exercises and _DIGITS.fullmatch(k) and 1 <= int(k) <= MAX_SETS:
             return rir(name, int(k))
     return None
 
@@ -205,8 +223,15 @@ class AnswerBook:
     @classmethod
     def load(cls, path: Path, exercises: list[str]) -> AnswerBook:
         """Raises AnswerError naming every unknown id and every bad answer."""
+        def no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = [k for k, _ in pairs]
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            if repeated:
+                raise ValueError("an id is given twice: " + ", ".join(repeated))
+            return dict(pairs)
+
         try:
-            raw = json.loads(path.read_bytes())
+            raw = json.loads(path.read_bytes(), object_pairs_hook=no_repeats)
         except OSError as e:
             raise AnswerError(f"{path}: {e.strerror or e}", "a readable JSON file") from None
         except (ValueError, RecursionError) as e:
@@ -235,3 +260,14 @@ class AnswerBook:
 
     def get(self, qid: str) -> tuple[bool, Any]:
         return (qid in self.answers, self.answers.get(qid))
+
+    def first_flag(self) -> tuple[str, Flag] | None:
+        """A red flag anywhere in the answers: it is raised before anything is loaded, even
+        if its question would never be asked (a red flag is never dropped)."""
+        for qid, raw in self.answers.items():
+            if isinstance(raw, str):
+                with contextlib.suppress(AnswerError):
+                    flag = as_flag(raw)
+                    if flag is not None:
+                        return qid, flag
+        return None

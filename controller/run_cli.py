@@ -18,6 +18,7 @@ from controller.mqtt_cli import mqtt_url
 from controller.mqtt_config import MqttSettings
 from controller.panel import is_loopback
 from controller.plan_cli import FILE_OPTION, PlanProblem, load_plan, save_plan
+from controller.plan_cli import _date as plan_date
 from controller.validation import finite
 
 DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -35,8 +36,8 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
     @click.option("--speed", type=click.FloatRange(min=0, max=1000), default=10.0,
                   show_default=True, callback=lambda c, p, v: finite(v, "--speed"),
                   help="Time factor for the in-process simulator; 0 = as fast as possible.")
-    @click.option("--today", callback=lambda c, p, v: dt.date.fromisoformat(v) if v else None,
-                  help="The session's date (default: today).")
+    @click.option("--today", callback=plan_date,
+                  help="The session's date (default: today; not before the last session).")
     @click.option("--answers", "answers_path", type=click.Path(path_type=Path, dir_okay=False),
                   help="Answers given in advance: a JSON object of question ids to answers, "
                        'e.g. {"pre:pain_since_last": "settled", "pain:session": 2}; '
@@ -77,6 +78,9 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         rx = next_session(plan, day)
         if rx.status == "paused":  # nothing is connected, nothing is loaded
             raise Refused(paused_text(rx))
+        if plan.history and day < plan.history[-1].date:
+            raise PlanProblem(f"--today {day} is before the last session in {path} "
+                              f"({plan.history[-1].date}): sessions are kept in date order")
         answers = None
         if answers_path is not None:
             try:

@@ -156,6 +156,7 @@ class SessionRunner:
         self._q: asyncio.Queue | None = None
         self._stopping: asyncio.Future | None = None
         self._early_answers: list[tuple[str, Any, str | None]] = []  # before the session row
+        self._pending_flag: RedFlagRaised | None = None  # from a surface, outside a question
         self._logs: list[SetLog] = []
         self._pains: dict[str, int] = {}
         self._skipped: list[str] = []
@@ -182,6 +183,12 @@ class SessionRunner:
         confidence = more = None
         interrupted = True
         try:
+            given = getattr(self.io, "answers", None)
+            flagged = given.first_flag() if isinstance(given, questions.AnswerBook) else None
+            if flagged is not None:  # known before the session: raised before anything loads
+                qid, flag = flagged
+                self._early_answers.append((qid, None, flag.kind.value))
+                raise RedFlagRaised(flag.kind, qid)
             await self._pre_session()
             await self._open()
             self._start_history()
@@ -204,9 +211,11 @@ class SessionRunner:
             self._upcoming = None
             await self._close()
             if interrupted and self.session_id:
+                pain = max(self._pains.values(), default=None)
                 self.history.finish_session(self.session_id, status="stopped",
-                                            pain_during=max(self._pains.values(), default=None),
-                                            red_flags=[], notes="interrupted")
+                                            pain_during=pain, red_flags=[], notes="interrupted")
+                with contextlib.suppress(Exception):  # the sets done are the planner's too
+                    self._commit_plan(self._session_log("stopped", pain))
                 self._emit_session(result, "stopped")
         result.session_id = self.session_id
         if result.status == "stopped: red flag":
@@ -273,9 +282,16 @@ class SessionRunner:
     async def _ask(self, q: questions.Question) -> Any:
         """Every question goes through here: the answer is recorded by id; a red flag, at any
         question, raises RedFlagRaised."""
+        if self._pending_flag is not None:
+            raise self._pending_flag
         self.bus.emit("state", session=self.session_id or None,
                       **{**asdict(self.state), "question": q.id})
-        answer = await self.io.ask(q)
+        try:
+            answer = await self.io.ask(q)
+        except asyncio.CancelledError:
+            if self._pending_flag is not None and not _cancelling():
+                raise self._pending_flag from None
+            raise
         flag = answer.kind.value if isinstance(answer, questions.Flag) else None
         if self.session_id:
             self.history.record_answer(self.session_id, q.id, answer, flag)
@@ -326,6 +342,27 @@ class SessionRunner:
         return {"answer": str(answer) if flag else answer, "program": self.state.program,
                 "pause": self.state.pause}
 
+    async def red_flag_now(self, raw: object, source: str) -> dict[str, Any]:
+        """A red flag from a surface outside any question (the panel's card after its question
+        was gone, mid-set, in a rest): the load comes off now and the session ends at its next
+        step, asking nothing more; between sessions it is recorded and pauses the program."""
+        flag = questions.as_flag(raw) if isinstance(raw, str) else None
+        if flag is None:
+            raise questions.AnswerError(f"{raw!r} is not a red flag",
+                                        "red_flag:<kind> (see /api/state's prompt red_flags)")
+        if self.state.phase == "idle" and not self.io_busy():
+            self._replace_plan(record_red_flag(self.plan, flag.kind, source, self.today))
+            self.history.record_answer(self.session_id or None, source, None, flag.kind.value)
+            self.supervisor.event("red_flag", f"red flag from {source}",
+                                  red_flag=flag.kind.value, checkin=source)
+            return {"program": self.state.program, "pause": self.state.pause}
+        self._pending_flag = RedFlagRaised(flag.kind, source)
+        self._wake.set()
+        if getattr(self.io, "prompt", None) is not None:
+            self.io.close()  # the question on screen ends: the flag answers it
+        result = await self.stop(f"red flag from {source}")
+        return {"program": "paused", "stop": result}
+
     def clear_red_flag(self, by: str, day: dt.date | None, source: str) -> dict[str, Any]:
         """A clinician's all-clear (ClearanceError when it cannot be recorded)."""
         self._replace_plan(record_clearance(self.plan, by, day or self.today, self.today))
@@ -351,7 +388,7 @@ class SessionRunner:
                               advice=what.advice)
         result.status = "stopped: red flag"
         result.red_flag = flag.kind
-        pain = max(self._pains.values(), default=None)
+        pain = None  # a red-flagged session has no pain number (pain_by_exercise keeps theirs)
         self.history.finish_session(self.session_id, status=result.status, pain_during=pain,
                                     red_flags=[flag.kind.value],
                                     notes=f"red flag at {flag.checkin}")
@@ -495,6 +532,8 @@ class SessionRunner:
         return {"confirmed": True, "applied_kg": 0.0}
 
     async def _go_on_after_stop(self) -> bool:
+        if self._pending_flag is not None:
+            raise self._pending_flag
         if self._stop_from is None:
             return True
         source, self._stop_from = self._stop_from, None
@@ -522,11 +561,13 @@ class SessionRunner:
         finally:
             for t in (rest, woke):
                 t.cancel()
-            if not ask.done():
-                ask.cancel()
+            if not ask.done() and not getattr(self.io, "committed", False):
+                ask.cancel()  # unanswered by the end of the rest: skipped
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ask
-        return ask.result() if ask.done() and not ask.cancelled() else None
+        if not ask.done():  # a red flag is being given: it stands, whatever the rest does
+            return await ask
+        return None if ask.cancelled() else ask.result()
 
     # ---- connection -----------------------------------------------------------------------------
 
@@ -786,6 +827,12 @@ class SessionRunner:
                       mean_concentric_m_s=max((x.mean_concentric_m_s for x in full[:3]),
                                               default=None),
                       assessment=item.kind == "assessment")
+
+
+def _cancelling() -> bool:
+    """Whether this task itself is being cancelled (not just the future it awaited)."""
+    task = asyncio.current_task()
+    return bool(task is not None and task.cancelling())
 
 
 def _put_latest(q: asyncio.Queue, item: object) -> None:

@@ -396,3 +396,162 @@ def test_an_all_clear_starts_the_48_72h_count_again():
     assert pause_state(p, later) is None  # the first raised report since the all-clear
     item = next_session(p, later).items[0]
     assert any(r.rule == "PAIN-SETTLE" for r in item.reasons) or item.change == "down"
+
+
+# ---- a red flag is never lost: races, flags given in advance, odd spellings ------------------
+
+
+class Lines:
+    """What StdinLines gives the session: lines typed at the terminal, in a queue."""
+
+    def __init__(self):
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+
+def test_a_red_flag_typed_in_a_rest_stands_when_the_rest_runs_out(tmp_path):
+    """`!` typed during the rest; the kind comes after the rest would have ended: the flag
+    stands, the next set never loads, and the kind is not taken as another answer."""
+    from controller.panel_io import PersonIO
+
+    holder: dict = {}
+    plan = one_exercise_plan()
+    lines = Lines()
+    lines.queue.put_nowait("settled")  # before the session
+
+    def watch(unit, runner):
+        loop = asyncio.get_running_loop()
+        if runner.state.phase == "rest" and "bang" not in holder:
+            holder["bang"] = loop.time()
+            lines.queue.put_nowait("!")
+        if "bang" in holder and "kind" not in holder and loop.time() > holder["bang"] + 100:
+            holder["kind"] = True  # well past the 75 s rest
+            lines.queue.put_nowait("1")
+
+    io = PersonIO(lines=lines)  # the terminal, nothing given in advance
+    result, _, _, _ = run_session(plan, tmp_path / "h.sqlite", "sim://?seed=2&rest=30", io,
+                                  watch=watch)
+    assert result.status == "stopped: red flag" and result.red_flag == RedFlag.CHEST_PAIN
+    assert len(result.sets) == 1  # set 2 never started
+    with History(tmp_path / "h.sqlite") as h:
+        answers = h.session(result.session_id)["answers"]
+    assert next(a for a in answers if a["question"] == "rir:seated row:1")["red_flag"] == \
+        "chest_pain"
+    assert not any(a["question"] == "rir:seated row:2" for a in answers)
+
+
+def test_a_red_flag_from_the_panel_mid_set_stops_the_set_and_the_session(tmp_path):
+    """The panel's red flag outside any question (its card's question was gone): the set
+    stops with its reps, the load comes off, nothing more is asked, the program pauses."""
+    io = ScriptedIO()
+    tasks: list = []
+
+    def watch(unit, runner):
+        if runner.state.phase == "set" and runner.state.reps >= 3 and not tasks:
+            tasks.append(asyncio.ensure_future(runner.red_flag_now("red_flag:fainting",
+                                                                   "panel")))
+
+    result, runner, _, seen = run_session(one_exercise_plan(), tmp_path / "h.sqlite",
+                                          "sim://?seed=2&rest=30", io, watch=watch)
+    assert result.status == "stopped: red flag" and result.red_flag == RedFlag.FAINTING
+    assert len(result.sets) == 1 and result.sets[0].ended_by.startswith("stopped from red flag")
+    assert result.sets[0].full_reps >= 3
+    assert not any(i.startswith("rir:") or i.startswith("pain:") for i in io.ids)
+    assert tasks[0].result()["stop"]["confirmed"] is True
+    assert not any(seen["unit"].applied_half_kg)
+    assert next_session(runner.plan, DAY).status == "paused"
+
+
+def test_a_red_flag_in_the_answers_file_is_raised_before_anything_loads(tmp_path):
+    plan, db = tmp_path / "plan.json", tmp_path / "h.sqlite"
+    save_plan(one_exercise_plan(), plan)
+    # `capable` is not asked in the first weeks: the flag is raised all the same, at once.
+    res = halfstep_run(plan, db, DAY, {"pain:session": 2, "capable": "red flag: snap or tear"})
+    assert res.returncode == 0, res.stderr
+    assert "RED FLAG: a snap or tearing feeling" in res.stdout
+    assert "take up the handles" not in res.stdout  # nothing was loaded
+    shown = json.loads(run("history", "show", "1", "--db", str(db), "--json").stdout)
+    assert shown["status"] == "stopped: red flag" and shown["sets"] == []
+    assert shown["red_flags"] == ["snap_or_tear"] and shown["pain_during"] is None
+    assert next_session(load_plan(plan), DAY).status == "paused"
+    f = tmp_path / "dup.json"
+    f.write_text('{"pain:session": "red_flag:chest_pain", "pain:session": 2}')
+    save_plan(one_exercise_plan(), plan)
+    r = run("run", "--file", str(plan), "--answers", str(f), "--no-panel")
+    assert r.returncode == 2 and "given twice: pain:session" in r.stderr
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("!", "other"), ("!!", "other"), ("red_flag:", "other"), ("Red Flag", "other"),
+    ("red-flag", "other"), ("red flag: chest pain", "chest_pain"),
+    ("RED_FLAG:Chest_Pain", "chest_pain"), ("red flag:new weakness", "new_weakness"),
+])
+def test_red_flags_however_written(text, kind):
+    from controller.questions import pain
+
+    for q in (since_last([]), pain("row")):
+        assert q.parse(text) == Flag(RedFlag(kind))
+
+
+def test_a_later_milder_flag_never_hides_an_urgent_one():
+    from controller.plan_updates import record_red_flag
+
+    p = record_red_flag(worked_plan(), RedFlag.CHEST_PAIN, "pain:session", DAY)
+    p = record_red_flag(p, RedFlag.OTHER, "checkin:pain_since_last", DAY + dt.timedelta(days=1))
+    pause = pause_state(p, DAY + dt.timedelta(days=2))
+    assert pause.date == DAY and set(pause.kinds) == {RedFlag.CHEST_PAIN, RedFlag.OTHER}
+    assert "emergency" in pause.advice
+    # A flag dated after the day asked about still pauses (an earlier --today gets round
+    # nothing).
+    assert next_session(p, DAY - dt.timedelta(days=1)).status == "paused"
+
+
+def test_hand_edited_times_without_a_zone_compare(tmp_path):
+    plan = tmp_path / "plan.json"
+    data = json.loads(worked_plan().model_dump_json())
+    data["red_flag_reports"] = [{"date": str(DAY), "kind": "fainting", "checkin": "pain:session",
+                                 "at": f"{DAY}T10:00:00"}]
+    data["clearances"] = [{"date": str(DAY), "by": "Dr Silva", "at": f"{DAY}T11:00:00+00:00"}]
+    plan.write_text(json.dumps(data))
+    r = run("plan", "next", "--file", str(plan), "--today", str(DAY))
+    assert r.returncode == 0 and "PAUSED" not in r.stdout, r.stderr
+
+
+def test_run_and_checkin_dates_are_checked(tmp_path):
+    plan, db = tmp_path / "plan.json", tmp_path / "h.sqlite"
+    save_plan(worked_plan(), plan)
+    r = run("run", "--file", str(plan), "--db", str(db), "--today", "2026-13-01", "--no-panel")
+    assert r.returncode == 2 and "is not a date" in r.stderr and "Traceback" not in r.stderr
+    r = run("run", "--file", str(plan), "--db", str(db), "--no-panel", "--pain", "2",
+            "--today", str(DAY - dt.timedelta(days=10)))
+    assert r.returncode == 2 and "before the last session" in r.stderr
+    r = run("checkin", "--file", str(plan), "--answer", "red_flag:chest_pain",
+            "--today", str(dt.date.today() + dt.timedelta(days=365)))
+    assert r.returncode == 2 and "in the future" in r.stderr
+
+
+def test_checkin_red_flag_before_any_session_and_while_paused(tmp_path):
+    plan = tmp_path / "plan.json"
+    r = run("plan", "init", "--file", str(plan), "--profile", "older", "--start", str(DAY))
+    assert r.returncode == 0
+    r = run("checkin", "--file", str(plan), "--answer", "settled", "--today", str(DAY))
+    assert r.returncode == 2 and "no session yet" in r.stderr
+    r = run("checkin", "--file", str(plan), "--answer", "red_flag:new_weakness", "--today",
+            str(DAY))
+    assert r.returncode == 0 and "PAUSED" in r.stdout and "new weakness" in r.stdout
+    r = run("checkin", "--file", str(plan), "--answer", "red_flag:chest_pain", "--today",
+            str(DAY))
+    assert "PAUSED" in r.stdout and "emergency" in r.stdout and "as planned" not in r.stdout
+    r = halfstep_run(plan, tmp_path / "h.sqlite", DAY, {}, "--pain", "2")
+    assert r.returncode == 2 and "PAUSED" in r.stderr
+
+
+def test_a_session_cut_short_is_kept_in_the_plan_too(tmp_path):
+    """The terminal's input ends mid-session: the sets done are in the history and the plan."""
+    plan, db = tmp_path / "plan.json", tmp_path / "h.sqlite"
+    save_plan(one_exercise_plan(), plan)
+    res = subprocess.run([*HALFSTEP, "run", "--file", str(plan), "--db", str(db), "--speed", "0",
+                          "--no-panel", "--today", DAY.isoformat()], input="settled\n\n\n",
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 1 and "no answer to 'pain:seated row'" in res.stderr
+    saved = load_plan(plan)
+    assert saved.history[-1].status == "stopped" and len(saved.history[-1].sets) == 2

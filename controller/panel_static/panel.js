@@ -184,9 +184,18 @@ function lightsText(v) {
   return v <= 3 ? `${v}: green - fine to train.` : v <= 5 ? `${v}: amber - we hold the load.` : `${v}: red - stop; the next session is lighter.`;
 }
 function closePrompt() { prompt = null; chosen = null; promptMode = "answer"; $("prompt").hidden = true; $("prompt").dataset.qid = ""; }
+let serverQuestion = null;  // the session's question now (kept while a red flag is being chosen)
 function serverPrompt(p) {  // a prompt event: the session's question, or null when none is asked
+  serverQuestion = p;
+  if (sending && promptMode !== "checkin") return;  // answer() shows what comes next
+  // A red flag being chosen is never lost: its question may end (a rest runs out), the card
+  // stays and Save sends the flag on its own (/api/red-flag).
+  if (prompt && (promptMode === "answer" || promptMode === "flag") && !$("flags").hidden) {
+    if (!p || p.id !== prompt.id) promptMode = "flag";
+    return;
+  }
   if (p) showPrompt(p, "answer");
-  else if (promptMode === "answer") closePrompt();
+  else if (promptMode === "answer" || promptMode === "flag") closePrompt();
 }
 function choose(value) {  // a value picked on a scale or among the red flags; Save sends it
   chosen = value;
@@ -244,6 +253,9 @@ function showPrompt(p, mode = "answer") {
     choose(`red_flag:${b.dataset.kind}`); $("save").scrollIntoView({ block: "nearest" }); });
   $("redflag").onclick = () => {
     const open = $("flags").hidden;
+    if (!open && promptMode === "flag") {  // back from a flag whose question has ended
+      closePrompt(); if (serverQuestion) showPrompt(serverQuestion, "answer"); return;
+    }
     $("flags").hidden = !open; body.hidden = open;
     $("redflag").setAttribute("aria-expanded", String(open));
     $("redflag").textContent = open ? "Back: no red flag" : "Red flag: something serious";
@@ -261,9 +273,25 @@ async function answer(value) {
   if (sending || !prompt) return;
   sending = true;
   const checkin = promptMode === "checkin";
+  const flag = typeof value === "string" && value.startsWith("red_flag");
   try {
-    const r = checkin ? await api("/api/checkin", { value }) : await api("/api/answer", { prompt: prompt.id, value });
-    if (!r.ok) { $("prompt-msg").textContent = `${r.error}${r.allowed ? ` (allowed: ${r.allowed})` : ""}`; return; }
+    let r = checkin ? await api("/api/checkin", { value })
+      : promptMode === "flag" && flag ? await api("/api/red-flag", { value })
+      : await api("/api/answer", { prompt: prompt.id, value });
+    if (!r.ok && flag && !checkin && /no longer asked/.test(r.error || "")) r = await api("/api/red-flag", { value });
+    if (!r.ok) {
+      if (!checkin && !flag && prompt && (!serverQuestion || serverQuestion.id !== prompt.id)) {
+        closePrompt(); if (serverQuestion) showPrompt(serverQuestion, "answer");
+        return;  // the question moved on meanwhile
+      }
+      $("prompt-msg").textContent = `${r.error}${r.allowed ? ` (allowed: ${r.allowed})` : ""}`; return;
+    }
+    if (!checkin) {  // answered: the card closes; the session's next question, if any, shows
+      const done = prompt ? prompt.id : null;
+      closePrompt();
+      if (serverQuestion && serverQuestion.id !== done) showPrompt(serverQuestion, "answer");
+      return;
+    }
     if (checkin) {
       const label = ((prompt.choices || []).find((c) => c.value === r.answer) || {}).label;
       closePrompt();
