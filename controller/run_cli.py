@@ -76,8 +76,8 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         plan = load_plan(path)
         day = today or dt.date.today()
         rx = next_session(plan, day)
-        if rx.status == "paused":  # nothing is connected, nothing is loaded
-            raise Refused(paused_text(rx))
+        if rx.status == "paused" and (no_panel or not panel_linger):
+            raise Refused(paused_text(rx))  # nothing is connected, nothing is loaded
         if plan.history and day < plan.history[-1].date:
             raise PlanProblem(f"--today {day} is before the last session in {path} "
                               f"({plan.history[-1].date}): sessions are kept in date order")
@@ -125,6 +125,16 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                             if not board.unlocked.is_set():
                                 click.echo("enter the PIN on the panel to start")
                                 await board.unlocked.wait()
+                    runner.publish_state()  # PAUSED, when it is, on MQTT and the panel
+                    if runner.rx.status == "paused":
+                        # Paused: the panel shows why and takes a clinician's all-clear for
+                        # --panel-linger seconds; without one nothing is loaded (exit 2).
+                        click.echo(paused_text(runner.rx) + " Waiting for the all-clear on "
+                                   "the panel.", err=True)
+                        await _until(lambda: runner.rx.status != "paused",
+                                     panel_linger * (speed if in_process else 1.0))
+                        if runner.rx.status == "paused":
+                            raise Refused(paused_text(runner.rx))
                     try:
                         result = await runner.run()  # saves the plan file as it goes
                     except ProgramPaused as e:
@@ -173,7 +183,8 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         if as_json:
             click.echo(json.dumps(s, indent=2))
             return
-        click.echo(f"session {s['id']} on {s['day']}: {s['status']}, pain {s['pain_during']}, "
+        pain = "-" if s["pain_during"] is None else s["pain_during"]
+        click.echo(f"session {s['id']} on {s['day']}: {s['status']}, pain {pain}, "
                    f"device {s['device_serial']} (firmware {s['firmware']})")
         for t in s["sets"]:
             mcv = t["mean_concentric_m_s"]
@@ -220,6 +231,13 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             sys.stdout.write(text)
         else:
             out.write_text(text, encoding="utf-8")
+
+
+async def _until(done: Any, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while not done() and loop.time() < end:
+        await asyncio.sleep(0.2)
 
 
 class Refused(click.ClickException):

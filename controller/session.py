@@ -254,6 +254,10 @@ class SessionRunner:
         self.rx = next_session(plan, self.today)
         self._program_state()
 
+    def publish_state(self) -> None:
+        """The state as it is now, for surfaces that start listening late."""
+        self._set_state()
+
     def _program_state(self) -> None:
         pause = pause_state(self.plan, self.today)
         self._set_state(program="paused" if pause else "active",

@@ -555,3 +555,51 @@ def test_a_session_cut_short_is_kept_in_the_plan_too(tmp_path):
     assert res.returncode == 1 and "no answer to 'pain:seated row'" in res.stderr
     saved = load_plan(plan)
     assert saved.history[-1].status == "stopped" and len(saved.history[-1].sets) == 2
+
+
+def test_a_paused_run_serves_the_panel_for_the_all_clear_then_trains(tmp_path):
+    """`halfstep run --panel-linger S` on a paused plan: the panel says PAUSED and takes the
+    all-clear (confirmed, PIN-guarded off the loopback); then the session runs, lower."""
+    from controller.plan_updates import record_red_flag
+    from tests.procs import Background
+    from tests.test_panel import request
+
+    plan, db = tmp_path / "plan.json", tmp_path / "h.sqlite"
+    save_plan(record_red_flag(one_exercise_plan(), RedFlag.NEW_WEAKNESS, "checkin", DAY), plan)
+    proc = Background("run", "--file", str(plan), "--db", str(db), "--today", str(DAY),
+                      "--speed", "10", "--pain", "2", "--yes", "--panel", "127.0.0.1:0",
+                      "--panel-linger", "15")
+    try:
+        url = proc.first_line().removeprefix("panel: ")
+        status, body, _ = request(url + "api/state")
+        assert status == 200 and body["state"]["program"] == "paused"
+        assert body["state"]["pause"]["red_flags"] == ["new_weakness"]
+        status, body, _ = request(url + "api/clear", {"by": "Dr Silva", "confirm": False})
+        assert status == 400 and body["field"] == "confirm"
+        status, body, _ = request(url + "api/clear", {"by": "  ", "confirm": True})
+        assert status == 409 and body["field"] == "by"
+        status, body, _ = request(url + "api/clear", {"by": "Dr Silva", "date": "2026-02-30",
+                                                      "confirm": True})
+        assert status == 400 and body["field"] == "date"
+        status, body, _ = request(url + "api/clear", {"by": "Dr Silva", "confirm": True})
+        assert status == 200 and body["program"] == "active"
+        assert any(r["rule"] == "FLAG-1" for r in body["today"]["items"][0]["reasons"])
+        lines = [proc.first_line(timeout=60) for _ in range(9)]
+        assert any("take up the handles" in line for line in lines), lines
+        proc.proc.wait(120)
+    finally:
+        proc.stop()
+    assert proc.proc.returncode == 0
+    saved = load_plan(plan)
+    assert saved.clearances[-1].by == "Dr Silva" and saved.history[-1].status == "finished"
+    assert saved.history[-1].sets[0].load_kg < 7.0  # restarted lower (FLAG-1)
+
+
+def test_a_paused_run_without_the_all_clear_exits_2(tmp_path):
+    from controller.plan_updates import record_red_flag
+
+    plan, db = tmp_path / "plan.json", tmp_path / "h.sqlite"
+    save_plan(record_red_flag(one_exercise_plan(), RedFlag.FAINTING, "checkin", DAY), plan)
+    r = run("run", "--file", str(plan), "--db", str(db), "--today", str(DAY), "--speed", "10",
+            "--panel", "127.0.0.1:0", "--panel-linger", "2", "--pain", "2")
+    assert r.returncode == 2 and "PAUSED" in r.stderr and "take up the handles" not in r.stdout
