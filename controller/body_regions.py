@@ -18,7 +18,9 @@ _WORDS = {
     "shoulder": "shoulder", "shoulders": "shoulder", "rotator": "shoulder",
     "elbow": "elbow", "elbows": "elbow", "epicondyl": "elbow",
     "wrist": "wrist", "wrists": "wrist", "hand": "wrist", "hands": "wrist",
-    "back": "back", "lumbar": "back", "spine": "back", "sciatica": "back",
+    "back": "back", "lumbar": "back", "spine": "back", "sciatica": "back", "lbp": "back",
+    "lumbago": "back", "sacroiliac": "back", "si": "back", "whiplash": "neck",
+    "plantar": "ankle",
     "hip": "hip", "hips": "hip", "groin": "hip",
     "knee": "knee", "knees": "knee", "patellar": "knee", "patella": "knee",
     "ankle": "ankle", "ankles": "ankle", "achilles": "ankle", "foot": "ankle", "feet": "ankle",
@@ -30,15 +32,29 @@ _BY_KIND = {
     ("upper", True): ("shoulder", "elbow", "wrist"),
     ("upper", False): ("elbow", "shoulder"),
 }
+# By name, within the exercise's half of the body (design choice, from the movement): a
+# lower-body "extension" is a back or knee extension, never an elbow one.
 _BY_NAME = {
-    "row": ("shoulder", "elbow", "back"), "deadlift": ("back", "hip", "knee"),
-    "squat": ("knee", "hip", "back", "ankle"), "lunge": ("knee", "hip", "ankle"),
-    "leg press": ("knee", "hip"), "knee extension": ("knee",), "leg extension": ("knee",),
-    "leg curl": ("knee",), "hamstring curl": ("knee",), "calf": ("ankle",),
-    "hip": ("hip",), "glute": ("hip", "back"), "press": ("shoulder", "elbow", "wrist"),
-    "fly": ("shoulder",), "raise": ("shoulder",), "curl": ("elbow", "wrist"),
-    "pushdown": ("elbow",), "extension": ("elbow",), "pulldown": ("shoulder", "elbow"),
-    "pull": ("shoulder", "elbow"),
+    "lower": {
+        "back extension": ("back", "hip"), "hyperextension": ("back", "hip"),
+        "hip extension": ("hip", "back"), "hip thrust": ("hip", "back"),
+        "bridge": ("hip", "back"), "glute": ("hip", "back"), "pull through": ("hip", "back"),
+        "deadlift": ("back", "hip", "knee"), "good morning": ("back", "hip"),
+        "split squat": ("knee", "hip", "ankle"), "squat": ("knee", "hip", "back", "ankle"),
+        "lunge": ("knee", "hip", "ankle"), "step up": ("knee", "hip", "ankle"),
+        "leg press": ("knee", "hip"), "knee extension": ("knee",),
+        "leg extension": ("knee",), "leg curl": ("knee",), "hamstring curl": ("knee",),
+        "calf": ("ankle",), "leg raise": ("hip", "back"), "abduction": ("hip",),
+        "adduction": ("hip",), "kickback": ("hip",),
+    },
+    "upper": {
+        "pallof": ("back",), "woodchop": ("back", "shoulder"), "rotation": ("back",),
+        "face pull": ("shoulder",), "row": ("shoulder", "elbow", "back"),
+        "pulldown": ("shoulder", "elbow"), "pull": ("shoulder", "elbow"),
+        "press": ("shoulder", "elbow", "wrist"), "fly": ("shoulder",), "raise": ("shoulder",),
+        "curl": ("elbow", "wrist"), "pushdown": ("elbow",), "extension": ("elbow",),
+        "shrug": ("neck", "shoulder"),
+    },
 }
 
 
@@ -53,10 +69,11 @@ def loaded_regions(ex: Exercise) -> set[str]:
     """The regions an exercise loads: the plan's own list, else from its name, else its kind."""
     if ex.loads:
         return {r for r in ex.loads}
-    name = ex.name.lower()
-    for key in sorted(_BY_NAME, key=len, reverse=True):  # "leg press" before "press"
+    name = " ".join(ex.name.lower().replace("-", " ").split())
+    table = _BY_NAME[ex.region]
+    for key in sorted(table, key=len, reverse=True):  # "leg press" before "press"
         if key in name:
-            return set(_BY_NAME[key])
+            return set(table[key])
     return set(_BY_KIND[(ex.region, ex.multi_joint)])
 
 

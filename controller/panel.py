@@ -66,6 +66,12 @@ class CheckinAnswer(BaseModel):
     value: int | bool | str | None
 
 
+class RedFlagBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: str
+    qid: str | None = None  # the question it was meant for, if any
+
+
 class ClearRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     by: str
@@ -341,11 +347,11 @@ class Panel:
     async def _red_flag(self, request: web.Request) -> web.Response:
         """A red flag outside any question (its question was gone before Save): it stops the
         set and ends the session all the same."""
-        body = await _body(request, CheckinAnswer)
+        body = await _body(request, RedFlagBody)
         if isinstance(body, web.Response):
             return body
         try:
-            result = await self.runner.red_flag_now(body.value, "panel")
+            result = await self.runner.red_flag_now(body.value, "panel", body.qid)
         except AnswerError as e:
             return _error(400, e.reason, field="value", allowed=e.allowed)
         return web.json_response({"ok": True, **result}, dumps=_dumps)
@@ -365,7 +371,7 @@ class Panel:
         try:
             result = self.runner.clear_red_flag(body.by, day, "panel")
         except ClearanceError as e:
-            return _error(409, str(e), field="by" if "--by" in str(e) else "date")
+            return _error(409, str(e), field="by" if "who gave" in str(e) else "date")
         return web.json_response({"ok": True, **result}, dumps=_dumps)
 
     async def _answer(self, request: web.Request) -> web.Response:

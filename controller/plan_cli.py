@@ -39,14 +39,18 @@ def save_plan(plan: PlanFile, path: Path) -> None:
 
 
 def parse_exercise(spec: str) -> Exercise:
-    """NAME:upper|lower:multi|isolated[:FIRST_KG]"""
+    """NAME:upper|lower:multi|isolated[:FIRST_KG[:REGION+REGION...]]"""
     parts = spec.split(":")
-    if len(parts) not in (3, 4):
+    if len(parts) not in (3, 4, 5):
         raise PlanProblem(f"--exercise {spec!r}: expected NAME:upper|lower:multi|isolated"
-                          "[:FIRST_KG], e.g. 'seated row:upper:multi:10'")
+                          "[:FIRST_KG[:REGIONS]], e.g. 'seated row:upper:multi:10' or "
+                          "'back extension:lower:isolated:10:back+hip'")
+    loads = [r.strip() for r in parts[4].replace(",", "+").split("+")] if len(parts) == 5 \
+        else []
     try:
         return Exercise(name=parts[0].strip(), region=parts[1], multi_joint=parts[2] == "multi",
-                        first_load_kg=float(parts[3]) if len(parts) == 4 else 5.0) \
+                        first_load_kg=float(parts[3]) if len(parts) >= 4 and parts[3] else 5.0,
+                        loads=loads) \
             if parts[2] in ("multi", "isolated") else _bad_kind(spec)
     except ValidationError as e:
         raise PlanProblem(f"--exercise {spec!r}: {describe(e)}") from None
@@ -82,8 +86,10 @@ def plan() -> None:
               help="Default: 3 for athletes, 2 otherwise.")
 @click.option("--painful", multiple=True, help="A painful region or condition (repeatable).")
 @click.option("--exercise", "exercises", multiple=True,
-              help="NAME:upper|lower:multi|isolated[:FIRST_KG] (repeatable; default: squat, "
-                   "row, chest press).")
+              help="NAME:upper|lower:multi|isolated[:FIRST_KG[:REGIONS]] (repeatable; default: "
+                   "squat, row, chest press). REGIONS: the joints it loads, e.g. back+hip, from "
+                   "neck, shoulder, elbow, wrist, back, hip, knee, ankle (default: from the "
+                   "name).")
 @click.option("--start", callback=_date, help="First day (default: today).")
 @click.option("--unit-max-kg", type=float, default=100.0, show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing plan file.")

@@ -18,7 +18,7 @@ def prescription_text(rx: Prescription) -> str:
     if rx.status == "paused":
         flag = next((r.data for r in rx.reasons if r.rule == "FLAG-1"), {})
         lines.append(f"PAUSED since {flag.get('date')}: red flag ({flag.get('what')}), "
-                     f"reported at {flag.get('checkin')}.")
+                     f"reported at {flag.get('where')}.")
         lines.append(rx.advice)
     for r in rx.reasons:
         if r.rule != "PHASE-1":
@@ -53,9 +53,10 @@ def plan_text(plan: PlanFile, today: dt.date | None = None) -> str:
              + (f", last {plan.history[-1].date}" if plan.history else "")]
     pause = pause_state(plan, max([today, *(s.date for s in plan.history)]))
     if pause is not None:
-        lines.insert(0, f"PAUSED since {pause.date}: red flag ({pause.as_dict()['what']}), "
-                        f"reported at {pause.checkin}. {pause.advice} After a clinician's "
-                        "all-clear: halfstep plan clear --red-flag --by NAME")
+        said = pause.as_dict()
+        lines.insert(0, f"PAUSED since {pause.date}: red flag ({said['what']}), reported at "
+                        f"{said['where']}. {pause.advice} After a clinician's all-clear: "
+                        "halfstep plan clear --red-flag --by NAME")
     for c in plan.clearances:
         lines.append(f"all-clear on {c.date} by {c.by}")
     far_future = prog.start_date.replace(year=prog.start_date.year + 100)

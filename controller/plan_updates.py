@@ -41,7 +41,7 @@ def record_clearance(plan: PlanFile, by: str, day: dt.date, today: dt.date,
         raise ClearanceError("the program is not paused: there is no red flag to clear")
     by = by.strip()
     if not by or len(by) > 80:
-        raise ClearanceError("--by: say who gave the all-clear (1 to 80 characters), e.g. "
+        raise ClearanceError("say who gave the all-clear (a name of 1 to 80 characters), e.g. "
                              "'Dr Silva' or 'my physiotherapist'")
     if day > today:
         raise ClearanceError(f"the all-clear date {day} is in the future (today is {today})")

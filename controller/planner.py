@@ -24,7 +24,7 @@ from controller.models import (
     SessionLog,
     SetLog,
 )
-from controller.red_flags import advice_for, describe
+from controller.red_flags import advice_for, describe, where_asked
 
 GRID = 0.5
 SAFETY_DISCOUNT = 0.05  # EST-1/EST-2: estimates are discounted before use
@@ -304,7 +304,7 @@ class Pause:
     def as_dict(self) -> dict[str, Any]:
         return {"date": self.date.isoformat(), "red_flags": [k.value for k in self.kinds],
                 "what": describe(list(self.kinds)), "checkin": self.checkin,
-                "advice": self.advice}
+                "where": where_asked(self.checkin), "advice": self.advice}
 
 
 @dataclass(frozen=True)
@@ -435,10 +435,17 @@ def pain_for(plan: PlanFile, s: SessionLog, ex: Exercise) -> int:
 
 
 def _settle_of(plan: PlanFile, last: SessionLog) -> str | None:
-    """The latest report on the region after the last session: settled | raised | None."""
-    start = last.date
-    reports = [a for d, a in settle_reports(plan) if d >= start]
-    return reports[-1] if reports else None
+    """The latest report on the region after the last session (stored on that session):
+    settled | raised | None. A report before the session that followed belongs to the one
+    before it, and is never counted twice."""
+    if last.after:
+        answer = last.after[-1].answer
+        return "settled" if answer == "soreness" else answer
+    if last.pain_settled is not None:
+        return "settled" if last.pain_settled else "raised"
+    if last.pain_after is not None:
+        return "raised" if last.pain_after > (last.pain_during or 0) else "settled"
+    return None
 
 
 def _last_session(plan: PlanFile, today: dt.date) -> SessionLog | None:

@@ -147,9 +147,9 @@ def since_last(painful: list[str], checkin: bool = False) -> Question:
     return Question(
         CHECKIN_PAIN if checkin else PRE_PAIN, "choice",
         f"Since your last session, how has your {where} been?",
-        "Pain in the " + where + " that was back to your usual by the next morning is "
-        "settled. Muscles that feel sore 1-3 days after training are expected and fine: "
-        "that is soreness, not pain, and it does not lower your loads.",
+        f"Settled: the pain ({where}) was back to your usual by the next morning. Muscles "
+        "that feel sore 1-3 days after training are expected and fine: that is soreness, not "
+        "pain, and it does not lower your loads.",
         choices=SINCE_LAST)
 
 

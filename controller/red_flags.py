@@ -84,3 +84,24 @@ def describe(kinds: list[RedFlag]) -> str:
 def menu() -> list[dict[str, str]]:
     """The choices a surface shows for "which red flag?"."""
     return [{"kind": f.kind.value, "group": f.group, "label": f.label} for f in _TABLE]
+
+
+def where_asked(checkin: str) -> str:
+    """A check-in's question id in plain words ("pain:seated row" -> "the pain check-in after
+    seated row")."""
+    fixed = {"pre:pain_since_last": "the check-in before the session",
+             "checkin:pain_since_last": "the next-morning check-in",
+             "pain:session": "the end-of-session check-in",
+             "continue_after_stop": "the question after a STOP",
+             "resume_after_link_loss": "the question after the link was lost",
+             "confidence": "the confidence question", "capable": "the end-of-session question",
+             "panel": "the panel", "session": "a session",
+             "pain since last session": "the check-ins after training"}
+    if checkin in fixed:
+        return fixed[checkin]
+    if checkin.startswith("pain:"):
+        return f"the pain check-in after {checkin.removeprefix('pain:')}"
+    if checkin.startswith("rir:"):
+        name, _, k = checkin.removeprefix("rir:").rpartition(":")
+        return f"the question after set {k} of {name}"
+    return checkin

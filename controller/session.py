@@ -346,7 +346,8 @@ class SessionRunner:
         return {"answer": str(answer) if flag else answer, "program": self.state.program,
                 "pause": self.state.pause}
 
-    async def red_flag_now(self, raw: object, source: str) -> dict[str, Any]:
+    async def red_flag_now(self, raw: object, source: str,
+                           qid: str | None = None) -> dict[str, Any]:
         """A red flag from a surface outside any question (the panel's card after its question
         was gone, mid-set, in a rest): the load comes off now and the session ends at its next
         step, asking nothing more; between sessions it is recorded and pauses the program."""
@@ -354,13 +355,14 @@ class SessionRunner:
         if flag is None:
             raise questions.AnswerError(f"{raw!r} is not a red flag",
                                         "red_flag:<kind> (see /api/state's prompt red_flags)")
+        where = qid[:100] if qid else source  # the question it answered, when there was one
         if self.state.phase == "idle" and not self.io_busy():
-            self._replace_plan(record_red_flag(self.plan, flag.kind, source, self.today))
-            self.history.record_answer(self.session_id or None, source, None, flag.kind.value)
+            self._replace_plan(record_red_flag(self.plan, flag.kind, where, self.today))
+            self.history.record_answer(self.session_id or None, where, None, flag.kind.value)
             self.supervisor.event("red_flag", f"red flag from {source}",
-                                  red_flag=flag.kind.value, checkin=source)
+                                  red_flag=flag.kind.value, checkin=where)
             return {"program": self.state.program, "pause": self.state.pause}
-        self._pending_flag = RedFlagRaised(flag.kind, source)
+        self._pending_flag = RedFlagRaised(flag.kind, where)
         self._wake.set()
         if getattr(self.io, "prompt", None) is not None:
             self.io.close()  # the question on screen ends: the flag answers it

@@ -603,3 +603,51 @@ def test_a_paused_run_without_the_all_clear_exits_2(tmp_path):
     r = run("run", "--file", str(plan), "--db", str(db), "--today", str(DAY), "--speed", "10",
             "--panel", "127.0.0.1:0", "--panel-linger", "2", "--pain", "2")
     assert r.returncode == 2 and "PAUSED" in r.stderr and "take up the handles" not in r.stdout
+
+
+def test_low_back_pain_rests_what_loads_the_back_not_the_elbow(tmp_path):
+    """Pain 7 at a back extension with low back pain: the exercises that load the back rest
+    today (squat, row), the chest press goes on; next time the back ones are reduced."""
+    plan = worked_plan([
+        Exercise(name="back extension", multi_joint=False, region="lower", first_load_kg=10.0),
+        Exercise(name="cable squat", multi_joint=True, region="lower", first_load_kg=10.0),
+        Exercise(name="chest press", multi_joint=True, region="upper", first_load_kg=10.0),
+        Exercise(name="calf raise", multi_joint=False, region="lower", first_load_kg=10.0),
+    ], painful=("lower back (LBP)",))
+    io = ScriptedIO(answers={"pain:back extension": 7})
+    result, _, _, _ = run_session(plan, tmp_path / "h.sqlite", "sim://?seed=2&rest=30", io)
+    assert result.log.skipped == ["cable squat"]
+    assert any("cable squat: rested today: pain 7/10 during back extension in the back" in x
+               for x in io.lines)
+    done = {s.exercise for s in result.sets}
+    assert done == {"back extension", "chest press", "calf raise"}
+    after = plan.model_copy(update={"history": [*plan.history, result.log]})
+    rx = next_session(after, DAY + dt.timedelta(days=3))
+    red = {i.exercise for i in rx.items if any(r.rule == "PAIN-RED" for r in i.reasons)}
+    assert red == {"back extension", "cable squat"}
+
+
+def test_one_raised_answer_cuts_once(tmp_path):
+    """'raised' before a session lowers that session; the session after is not cut again for
+    the same answer (it belongs to the session before)."""
+    from controller.plan_updates import record_after
+
+    p = record_after(worked_plan(), "raised", DAY, "pre-session")
+    today = next_session(p, DAY).items[0]
+    assert today.change == "down"
+    done = SessionLog(date=DAY, pain_during=2, sets=[
+        SetLog(exercise="seated row", load_kg=today.load_kg, full_reps=12) for _ in (1, 2)])
+    p = p.model_copy(update={"history": [*p.history, done]})
+    later = next_session(p, DAY + dt.timedelta(days=3)).items[0]
+    assert later.load_kg >= today.load_kg
+    assert not any(r.rule == "PAIN-SETTLE" for r in later.reasons)
+
+
+def test_plan_next_says_where_a_flag_was_reported_in_words(tmp_path):
+    from controller.plan_updates import record_red_flag
+
+    plan = tmp_path / "plan.json"
+    save_plan(record_red_flag(worked_plan(), RedFlag.SUDDEN_SWELLING, "checkin:pain_since_last",
+                              DAY), plan)
+    out = run("plan", "next", "--file", str(plan), "--today", str(DAY)).stdout
+    assert "reported at the next-morning check-in" in out and "checkin:" not in out

@@ -78,8 +78,12 @@ function showPaused(pause) {  // the banner and the all-clear form while a red f
   }
 }
 $("clear-confirm").addEventListener("change", () => { $("clear-submit").disabled = !$("clear-confirm").checked; });
+$("clear-date").addEventListener("invalid", () => {
+  $("clear-msg").textContent = "The date of the all-clear must be on or after the red flag's date, and not in the future.";
+});
 $("clear-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  $("clear-msg").textContent = "";
   const by = $("clear-by").value.trim();
   if (!by) { $("clear-msg").textContent = "Say who gave the all-clear (their name or role)."; $("clear-by").focus(); return; }
   if (!$("clear-confirm").checked) { $("clear-msg").textContent = "Tick the box to confirm the all-clear."; return; }
@@ -191,7 +195,12 @@ function serverPrompt(p) {  // a prompt event: the session's question, or null w
   // A red flag being chosen is never lost: its question may end (a rest runs out), the card
   // stays and Save sends the flag on its own (/api/red-flag).
   if (prompt && (promptMode === "answer" || promptMode === "flag") && !$("flags").hidden) {
-    if (!p || p.id !== prompt.id) promptMode = "flag";
+    if (!p || p.id !== prompt.id) {
+      promptMode = "flag";  // its question has ended: say so, keep the flag within reach
+      $("prompt-q").textContent = "That question has ended and the session has moved on. " +
+        "Choose a red flag to stop everything now, or press Back.";
+      $("prompt-help").hidden = true;
+    }
     return;
   }
   if (p) showPrompt(p, "answer");
@@ -276,9 +285,9 @@ async function answer(value) {
   const flag = typeof value === "string" && value.startsWith("red_flag");
   try {
     let r = checkin ? await api("/api/checkin", { value })
-      : promptMode === "flag" && flag ? await api("/api/red-flag", { value })
+      : promptMode === "flag" && flag ? await api("/api/red-flag", { value, qid: prompt.qid || null })
       : await api("/api/answer", { prompt: prompt.id, value });
-    if (!r.ok && flag && !checkin && /no longer asked/.test(r.error || "")) r = await api("/api/red-flag", { value });
+    if (!r.ok && flag && !checkin && /no longer asked/.test(r.error || "")) r = await api("/api/red-flag", { value, qid: prompt.qid || null });
     if (!r.ok) {
       if (!checkin && !flag && prompt && (!serverQuestion || serverQuestion.id !== prompt.id)) {
         closePrompt(); if (serverQuestion) showPrompt(serverQuestion, "answer");
