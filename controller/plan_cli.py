@@ -26,6 +26,9 @@ def load_plan(path: Path) -> PlanFile:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise PlanProblem(f"{path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise PlanProblem(f"{path}: not a plan file (not UTF-8 text); create one with "
+                          "halfstep plan init") from None
     try:
         return PlanFile.model_validate_json(text)
     except ValidationError as e:

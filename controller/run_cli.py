@@ -280,11 +280,16 @@ def panel_pin(db_path: Path) -> dict[str, str]:
 
 
 def _open(db_path: Path) -> Any:
+    import sqlite3
+
     from controller.history import History
 
     if not db_path.exists():
         raise PlanProblem(f"{db_path}: no history yet (run a session with halfstep run)")
-    return History(db_path)
+    try:
+        return History(db_path)
+    except sqlite3.DatabaseError as e:
+        raise PlanProblem(f"{db_path}: not a halfstep history ({e})") from None
 
 
 def sim_person(plan: Any, seed: int) -> Any:

@@ -76,6 +76,13 @@ def test_history_errors_are_clear(tmp_path):
     assert res.returncode == 2 and "no history yet" in res.stderr
     res = run("run", "--file", str(tmp_path / "none.json"), "--db", str(tmp_path / "h.sqlite"))
     assert res.returncode == 2 and "No such file" in res.stderr
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\x00\x9a\xff")
+    res = run("plan", "next", "--file", str(junk))
+    assert res.returncode == 2 and "not a plan file" in res.stderr
+    res = run("history", "list", "--db", str(junk))
+    assert res.returncode == 2 and "not a halfstep history" in res.stderr
+    assert "Traceback" not in res.stderr
 
 
 def test_kill_9_mid_session_keeps_every_finished_set(tmp_path):
