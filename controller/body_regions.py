@@ -65,6 +65,11 @@ def regions_in(text: str) -> set[str]:
         r for w in words for stem, r in _WORDS.items() if len(stem) > 6 and w.startswith(stem)}
 
 
+def named_regions(texts: list[str]) -> set[str]:
+    """Every region a person's list of painful areas names."""
+    return set().union(*(regions_in(t) for t in texts)) if texts else set()
+
+
 def loaded_regions(ex: Exercise) -> set[str]:
     """The regions an exercise loads: the plan's own list, else from its name, else its kind."""
     if ex.loads:
@@ -81,5 +86,4 @@ def hurt_regions(ex: Exercise, painful: list[str]) -> set[str]:
     """The regions to protect after pain at this exercise: those it loads that the person
     lists as painful, or every region it loads when none of theirs is among them."""
     loads = loaded_regions(ex)
-    mine = set().union(*(regions_in(p) for p in painful)) if painful else set()
-    return (loads & mine) or loads
+    return (loads & named_regions(painful)) or loads

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from controller.models import PlanFile
 from controller.plan_sim import SimResult
-from controller.planner import Prescription, pause_state, replay
+from controller.planner import CLEAR_HINT, Prescription, pause_state, replay
+from controller.red_flags import pause_line
 
 ARROW = {"up": "+", "down": "-", "hold": "=", "start": "*", "assess": "?"}
 ROUTINE = {"DOSE-1", "PHASE-1", "DP-1", "CAD-1", "START-1", "ASSESS-1", "STEP-1"}
@@ -16,9 +17,7 @@ ROUTINE = {"DOSE-1", "PHASE-1", "DP-1", "CAD-1", "START-1", "ASSESS-1", "STEP-1"
 def prescription_text(rx: Prescription) -> str:
     lines = [f"{rx.date} - week {rx.week}, {rx.phase.value}"]
     if rx.status == "paused":
-        flag = next((r.data for r in rx.reasons if r.rule == "FLAG-1"), {})
-        lines.append(f"PAUSED since {flag.get('date')}: red flag ({flag.get('what')}), "
-                     f"reported at {flag.get('where')}.")
+        lines.append(pause_line(next((r.data for r in rx.reasons if r.rule == "FLAG-1"), {})))
         lines.append(rx.advice)
     for r in rx.reasons:
         if r.rule != "PHASE-1":
@@ -53,10 +52,7 @@ def plan_text(plan: PlanFile, today: dt.date | None = None) -> str:
              + (f", last {plan.history[-1].date}" if plan.history else "")]
     pause = pause_state(plan, max([today, *(s.date for s in plan.history)]))
     if pause is not None:
-        said = pause.as_dict()
-        lines.insert(0, f"PAUSED since {pause.date}: red flag ({said['what']}), reported at "
-                        f"{said['where']}. {pause.advice} After a clinician's all-clear: "
-                        "halfstep plan clear --red-flag --by NAME")
+        lines.insert(0, f"{pause_line(pause.as_dict())} {pause.advice} {CLEAR_HINT}")
     for c in plan.clearances:
         lines.append(f"all-clear on {c.date} by {c.by}")
     far_future = prog.start_date.replace(year=prog.start_date.year + 100)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from controller.body_regions import hurt_regions, loaded_regions
+from controller.body_regions import hurt_regions, loaded_regions, named_regions
 from controller.models import (
     Exercise,
     PhaseName,
@@ -39,6 +39,8 @@ GAP_CUT_MAX = 0.30
 RED_CUT = 0.10  # PAIN-RED, PAIN-SETTLE, DELOAD-1
 CLEARANCE_CUT = 0.30  # FLAG-1: back after a red flag, as after the longest gap
 REASSESS_DAYS = 42  # REASSESS-1: reassess every 4-6 weeks
+CLEAR_HINT = ("Record their all-clear to resume: halfstep plan clear --red-flag --by NAME (or on "
+              "the panel).")
 
 
 @dataclass(frozen=True)
@@ -323,12 +325,18 @@ def settle_reports(plan: PlanFile) -> list[tuple[dt.date, str]]:
     for s in plan.history:
         if s.after:
             out += [(a.date, "settled" if a.answer == "soreness" else a.answer) for a in s.after]
-        elif s.pain_settled is not None:
-            out.append((s.date + dt.timedelta(days=1), "settled" if s.pain_settled else "raised"))
-        elif s.pain_after is not None:
-            out.append((s.date + dt.timedelta(days=1),
-                        "raised" if s.pain_after > (s.pain_during or 0) else "settled"))
+        elif (old := _older_settle(s)) is not None:
+            out.append((s.date + dt.timedelta(days=1), old))
     return sorted(out, key=lambda r: r[0])
+
+
+def _older_settle(s: SessionLog) -> str | None:
+    """Older logs: `pain_settled`, else `pain_after` above the pain during the session."""
+    if s.pain_settled is not None:
+        return "settled" if s.pain_settled else "raised"
+    if s.pain_after is not None:
+        return "raised" if s.pain_after > (s.pain_during or 0) else "settled"
+    return None
 
 
 def _persisting_pain(plan: PlanFile) -> list[_FlagEvent]:
@@ -405,8 +413,7 @@ def next_session(plan: PlanFile, today: dt.date) -> Prescription:
             today, week, phase, "paused", (), (*session_reasons, Reason(
                 "FLAG-1", f"red flag on {pause.date}: {describe(list(pause.kinds))}. The "
                 "program is paused until a clinician's all-clear is recorded", pause.as_dict())),
-            advice=pause.advice + " Record their all-clear to resume: halfstep plan clear "
-                                  "--red-flag --by NAME (or on the panel).")
+            advice=f"{pause.advice} {CLEAR_HINT}")
     flag = last_red_flag(plan, today)
     items = tuple(_plan_exercise(plan, ex, today, phase, flag)
                   for ex in plan.program.exercises)
@@ -441,11 +448,7 @@ def _settle_of(plan: PlanFile, last: SessionLog) -> str | None:
     if last.after:
         answer = last.after[-1].answer
         return "settled" if answer == "soreness" else answer
-    if last.pain_settled is not None:
-        return "settled" if last.pain_settled else "raised"
-    if last.pain_after is not None:
-        return "raised" if last.pain_after > (last.pain_during or 0) else "settled"
-    return None
+    return _older_settle(last)
 
 
 def _last_session(plan: PlanFile, today: dt.date) -> SessionLog | None:
@@ -638,10 +641,7 @@ def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
 def _loads_painful_region(plan: PlanFile, ex: Exercise) -> bool:
     """Whether unsettled pain speaks for this exercise: it loads one of the person's painful
     regions, or none of their exercises does (then we cannot tell, and reduce all)."""
-    from controller.body_regions import regions_in
-
-    painful = set().union(*(regions_in(p) for p in plan.profile.painful_regions)) \
-        if plan.profile.painful_regions else set()
+    painful = named_regions(plan.profile.painful_regions)
     if not painful or not any(loaded_regions(e) & painful for e in plan.program.exercises):
         return True
     return bool(loaded_regions(ex) & painful)

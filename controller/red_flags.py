@@ -105,3 +105,9 @@ def where_asked(checkin: str) -> str:
         name, _, k = checkin.removeprefix("rir:").rpartition(":")
         return f"the question after set {k} of {name}"
     return checkin
+
+
+def pause_line(pause: dict) -> str:
+    """The one wording of a pause (a Pause.as_dict()), for the terminal, plan next and show."""
+    return (f"PAUSED since {pause.get('date')}: red flag ({pause.get('what', 'a red flag')}), "
+            f"reported at {pause.get('where', 'a check-in')}.")

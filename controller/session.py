@@ -109,9 +109,8 @@ class ProgramPaused(Exception):
 
 
 def paused_text(rx: Prescription) -> str:
-    flag = next((r.data for r in rx.reasons if r.rule == "FLAG-1"), {})
-    return (f"PAUSED since {flag.get('date')}: red flag ({flag.get('what', 'a red flag')}). "
-            + rx.advice)
+    return red_flags.pause_line(next((r.data for r in rx.reasons if r.rule == "FLAG-1"), {})) \
+        + " " + rx.advice
 
 
 @dataclass
@@ -248,6 +247,9 @@ class SessionRunner:
         self._replace_plan(plan)
 
     def _replace_plan(self, plan: PlanFile) -> None:
+        """Save and prescribe again: O(history) on this loop (bench/checkin_bench.py: 14 ms at
+        100 sessions, 115 ms at 1,000), so only while no link is open or no load can be on:
+        before the session, after it, at a red flag, or between sessions."""
         self.plan = plan
         if self.save is not None:
             self.save(plan)
