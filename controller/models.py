@@ -50,6 +50,8 @@ class UserProfile(Strict):
     kind: ProfileKind
     painful_regions: list[str] = []
     conditions: list[str] = []
+    # performance: keep progressing in maintenance (default for athletes); health: hold there.
+    goal: Literal["health", "performance"] | None = None
     sessions_per_week: Annotated[int, Field(ge=1, le=7)]
 
     @model_validator(mode="after")
@@ -72,6 +74,8 @@ class Exercise(Strict):
     region: Literal["upper", "lower"]
     first_load_kg: Kg = 5.0  # a load the person knows is comfortable: assessment starts there
     loads: list[Region] = []  # body regions it loads; empty: from its name and kind
+    # Mean concentric velocity at 1RM (m/s); None: 0.30 for large lower-body moves, else 0.17.
+    min_velocity_m_s: Annotated[float, Field(ge=0.05, le=1.0)] | None = None
 
 
 class PhaseName(StrEnum):
@@ -149,6 +153,7 @@ class SetLog(Strict):
     rpe: Annotated[float, Field(ge=1, le=10)] | None = None
     rir: Annotated[int, Field(ge=0, le=20)] | None = None
     assessment: bool = False  # a submaximal test set, not a working set
+    ended_by: str | None = None  # target reached, handles released, stopped from ..., link lost
 
 
 class CheckIn(Strict):

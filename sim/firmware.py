@@ -63,6 +63,7 @@ class UnitConfig:
     release_ms: int = 500  # ... for this long means the handles were let go
     freefall_m_s: float = -0.5  # reeling in this fast with no tension: let go, deload now
     status_period_s: float = 1.0
+    control_hz: int = 100  # the control loop's rate (never below the telemetry rate)
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(PROTOCOL_VERSION, self.firmware, self.serial, self.cables,
@@ -129,7 +130,7 @@ class SimUnit:
 
     @property
     def tick_hz(self) -> int:
-        return max(100, self.telemetry_rate_hz)
+        return max(self.config.control_hz, self.telemetry_rate_hz)
 
     @property
     def state(self) -> DeviceState:

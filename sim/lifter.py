@@ -74,6 +74,7 @@ class LifterProfile:
     partial_prob: float = 0.03  # a fresh first rep is never cut short; later ones may be
     pause_prob: float = 0.08  # at the top or the bottom
     midpause_prob: float = 0.0  # a stall part way up (sticking point)
+    mvt_m_s: float = MIN_VELOCITY_M_S  # the exercise's minimum velocity threshold (at 1RM)
 
     @classmethod
     def from_seed(cls, seed: int) -> LifterProfile:
@@ -121,6 +122,8 @@ class Lifter:
     _fail: bool = False
     _peak_mm: float = 0.0
     _rng: random.Random = field(default_factory=random.Random)
+    _n_fail: float = 0.0
+    last_set: tuple[float, int, float] | None = None  # load, full reps, reps it could do
 
     def __post_init__(self) -> None:
         self._rng = random.Random(f"lifter-{self.seed}")
@@ -205,16 +208,20 @@ class Lifter:
         n = self.reps_in_set + 1
         frac = load_kg / p.one_rm_kg
         n_fail = max(1.0, reps_to_failure(frac) * p.endurance * (1.0 - 0.4 * self.fatigue))
-        v1 = mcv_at(frac) * p.speed * (1.0 - 0.15 * self.fatigue)
+        if n == 1:
+            self._n_fail = n_fail
+        mvt = p.mvt_m_s
+        v1 = (mcv_at(frac) + (mvt - MIN_VELOCITY_M_S) * min(1.0, frac)) * p.speed * (
+            1.0 - 0.15 * self.fatigue)
         progress = 0.0 if n_fail <= 1 else min(1.5, (n - 1) / (n_fail - 1))
-        v = v1 - (v1 - MIN_VELOCITY_M_S) * progress ** p.fatigue_exponent
+        v = v1 - (v1 - mvt) * progress ** p.fatigue_exponent
         v += self._rng.gauss(0.0, p.velocity_noise_m_s)
         rom = p.rom_mm * self._rng.uniform(0.97, 1.03)
         self._rep_kind = "full"
         self._fail = False
-        if v < MIN_VELOCITY_M_S or n > n_fail + 0.5:
+        if v < mvt or n > n_fail + 0.5:
             # Failure: the bar (cable) stops part way; the set ends after this attempt.
-            v = MIN_VELOCITY_M_S * 0.8
+            v = mvt * 0.8
             rom *= self._rng.uniform(0.45, 0.7)
             self._rep_kind = "partial"
             self._fail = True
@@ -252,8 +259,16 @@ class Lifter:
             return True
         return False
 
+    def reps_in_reserve(self) -> int | None:
+        """The truth about the last set: how many more full reps it had in it."""
+        if self.last_set is None:
+            return None
+        _, reps, n_fail = self.last_set
+        return max(0, int(n_fail + 0.5) - reps)
+
     def _end_set(self) -> None:
         p = self.profile
+        self.last_set = (self._set_load, self.reps_in_set, self._n_fail)
         n_fail = max(1.0, reps_to_failure(self._set_load / p.one_rm_kg) * p.endurance)
         self.fatigue = min(1.0, max(self.fatigue, self.reps_in_set / n_fail))
         self.held = False
