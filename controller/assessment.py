@@ -172,12 +172,16 @@ def next_test_load(sets: list[SetLog], mvt: float, fraction: float, estimate: fl
         return None, "the speed showed about 2-3 reps left: close enough"
     if last.rir is not None and last.rir <= 3 and last.full_reps + last.rir <= VALID_REPS:
         return None, f"{last.full_reps} reps with {last.rir} in reserve: close enough"
-    bounds = [e for e in (rep_estimate(last), speed_estimate(last, mvt), estimate)
-              if e is not None]
-    if last.mean_concentric_m_s is not None and \
-            fraction_at(last.mean_concentric_m_s, mvt) >= fraction - 0.03:
+    ests = [e for e in (rep_estimate(last), speed_estimate(last, mvt), estimate)
+            if e is not None]
+    p = None if last.mean_concentric_m_s is None else fraction_at(last.mean_concentric_m_s, mvt)
+    if p is not None and p >= fraction - 0.03:
         return None, "the speed shows a load close to the test cap"
-    ref = min(bounds) if bounds else lower_bound(last)
+    # Without an estimate yet, what the set proves at least: its reps and reps in reserve, and
+    # a speed far above any near-maximal one (under 20% of 1RM).
+    lows = [lower_bound(last)] + ([last.load_kg / 0.2 * (1 - SAFETY_DISCOUNT)]
+                                  if p is not None and p < 0.2 else [])
+    ref = min(ests) if ests else max(lows)
     cap = min(unit_max, floor_grid(ref * fraction))
     nxt = min(cap, floor_grid(last.load_kg * RISE_MAX))
     step = max(GRID, floor_grid(last.load_kg * 0.05))

@@ -25,6 +25,7 @@ CONTINUE = "continue_after_stop"
 RESUME = "resume_after_link_loss"
 CONFIDENCE = "confidence"
 CAPABLE = "capable"
+TOO_SOON = "too_soon"
 SINCE_LAST = (("settled", "Settled: back to my usual by the next morning"),
               ("raised", "Still raised: worse than my usual"),
               ("soreness", "Only muscle soreness (normal 1-3 days after training)"))
@@ -59,12 +60,14 @@ class Question:
     choices: tuple[tuple[str, str], ...] = ()
     skippable: bool = False
     labels: tuple[str, str] = ("", "")  # what the two ends of a scale mean
+    open_top: bool = False  # the top of the scale means "that many or more" (5+)
 
     def as_dict(self) -> dict[str, Any]:
         return {"qid": self.id, "kind": self.kind, "question": self.text, "help": self.help,
                 "lo": self.lo, "hi": self.hi, "skippable": self.skippable,
                 "choices": [{"value": v, "label": t} for v, t in self.choices],
-                "labels": list(self.labels), "red_flags": menu()}
+                "labels": list(self.labels), "open_top": self.open_top,
+                "red_flags": menu()}
 
     def allowed(self) -> str:
         flag = f", or red_flag:<kind> ({_FLAG_KINDS})"
@@ -73,7 +76,8 @@ class Question:
             return f"yes or no{skip}{flag}"
         if self.kind == "choice":
             return " or ".join(v for v, _ in self.choices) + skip + flag
-        return f"a whole number from {self.lo} to {self.hi}{skip}{flag}"
+        top = f" ({self.hi} means {self.hi} or more)" if self.open_top else ""
+        return f"a whole number from {self.lo} to {self.hi}{top}{skip}{flag}"
 
     def parse(self, value: Any) -> Any:
         """A terminal line (str), a panel's or a file's JSON value: the answer, None when
@@ -97,8 +101,13 @@ class Question:
             if isinstance(value, str) and value.lower() in {v for v, _ in self.choices}:
                 return value.lower()
             raise AnswerError(f"{value!r} is not one of the answers", self.allowed())
+        if self.open_top and isinstance(value, str) and value.endswith("+"):
+            value = value[:-1].strip()
         if isinstance(value, str) and _DIGITS.fullmatch(value):
             value = int(value)
+        if self.open_top and isinstance(value, int) and not isinstance(value, bool) and \
+                self.hi < value <= 99:
+            value = self.hi
         if isinstance(value, bool) or not isinstance(value, int) or \
                 not self.lo <= value <= self.hi:
             raise AnswerError(f"{value!r} is not a whole number from {self.lo} to {self.hi}",
@@ -167,8 +176,15 @@ def session_pain() -> Question:
 def rir(exercise: str, set_index: int) -> Question:
     return Question(f"rir:{exercise}:{set_index}", "number",
                     f"Set {set_index} of {exercise}: how many more reps could you have done?",
-                    "Reps in reserve, 0 if none; skip if unsure.", 0, 10, skippable=True,
-                    labels=("no more", "10 or more"))
+                    "Reps in reserve: 0 if none, 5+ if five or more; skip if unsure.", 0, 5,
+                    skippable=True, labels=("no more", "5 or more"), open_top=True)
+
+
+def too_soon(soon: dict[str, Any]) -> Question:
+    when = "today" if soon.get("hours") == 0 else "yesterday"
+    return Question(TOO_SOON, "yes", f"Your last session was {when}; {soon.get('min_hours', 48)} "
+                    "hours between sessions lets muscles and joints recover. Train anyway?",
+                    "No: rest today and train tomorrow or later (recommended).")
 
 
 def continue_after_stop(source: str) -> Question:
@@ -202,7 +218,7 @@ def question_for(qid: str, exercises: list[str]) -> Question | None:
     session), or None."""
     fixed = {PRE_PAIN: since_last([]), SESSION_PAIN: session_pain(),
              CONTINUE: continue_after_stop("a surface"), RESUME: resume_after_link_loss(),
-             CONFIDENCE: confidence(), CAPABLE: capable()}
+             CONFIDENCE: confidence(), CAPABLE: capable(), TOO_SOON: too_soon({})}
     if qid in fixed:
         return fixed[qid]
     if qid.startswith("pain:") and qid.removeprefix("pain:") in exercises:
@@ -254,7 +270,7 @@ class AnswerBook:
             raise AnswerError(f"{path}: " + "; ".join(problems),
                               "ids: " + ", ".join([PRE_PAIN, "pain:<exercise>", SESSION_PAIN,
                                                    "rir:<exercise>:<set>", CONTINUE, RESUME,
-                                                   CONFIDENCE, CAPABLE]) +
+                                                   CONFIDENCE, CAPABLE, TOO_SOON]) +
                               " (exercises: " + ", ".join(exercises) + ")")
         return cls(raw)
 

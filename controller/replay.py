@@ -33,6 +33,10 @@ GAP_DAYS = 14  # GAP-1: two weeks or more off
 MAX_RISE_PER_SESSION = 0.05  # EST-3
 MAX_DROP_PER_SESSION = 0.05  # one tired day moves the estimate down only a little
 FULL_ROM_PCT = 85.0  # TECH-1
+# TECH-1 reads velocity loss over the first reps only: a steady tempo there is technique; the
+# loss over 10-15 reps at 60-75% of 1RM is fatigue (about 30% at 10 of 20 possible reps).
+VL_REPS = 5
+RIR_TOP = 5  # the reps-in-reserve question's top answer means "5 or more"
 MIN_HOURS = {ProfileKind.ATHLETE: 24, ProfileKind.PAIN: 48, ProfileKind.OLDER: 48}  # SPACE-1
 
 
@@ -131,36 +135,48 @@ def replay(plan: PlanFile, ex: Exercise, until: dt.date) -> ExerciseState:
             weakest = min(work, key=lambda x: x.full_reps)
             st.min_rir = weakest.rir
             st.failed_streak = st.failed_streak + 1 if min(st.reps) < lo else 0
-            st.technique_ok, st.technique_why = technique(work, dose.velocity_loss_cap, lo)
+            st.technique_ok, st.technique_why = technique(work, dose.velocity_loss_cap,
+                                                          min(lo, VL_REPS))
             # EST-3: working sets move the estimate where the person said how close to
-            # failure they were (reps + RIR up to 15), by at most 5% a session either way.
-            rated = [e for x in work if counted(x)
-                     and (e := estimate_from_reps(x.load_kg, x.full_reps + (x.rir or 0),
-                                                  WORK_VALID_REPS)) and x.rir is not None]
-            if rated and st.one_rm is not None:
-                st.one_rm = min(max(max(rated), st.one_rm * (1 - MAX_DROP_PER_SESSION)),
-                                st.one_rm * (1 + MAX_RISE_PER_SESSION))
+            # failure they were (reps + RIR up to 15), by at most 5% a session either way. "5+"
+            # reps in reserve is only a floor: it may raise the estimate, never lower it.
+            if st.one_rm is not None:
+                exact = [e for x in work if counted(x) and x.rir is not None and x.rir < RIR_TOP
+                         and (e := estimate_from_reps(x.load_kg, x.full_reps + x.rir,
+                                                      WORK_VALID_REPS))]
+                floors = [e for x in work if counted(x) and x.rir is not None
+                          and x.rir >= RIR_TOP and (e := estimate_from_reps(
+                              x.load_kg, x.full_reps + RIR_TOP, WORK_VALID_REPS))]
+                new = max(exact) if exact else None
+                if floors and max(floors) > (new or st.one_rm):
+                    new = max(floors)
+                if new is not None:
+                    st.one_rm = min(max(new, st.one_rm * (1 - MAX_DROP_PER_SESSION)),
+                                    st.one_rm * (1 + MAX_RISE_PER_SESSION))
         st.last_date = s.date
     return st
 
 
 def technique(sets: list[SetLog], velocity_loss_cap: float,
               min_reps: int) -> tuple[bool, dict[str, Any]]:
-    """TECH-1: no partial reps, every rep >= 85% of the reference range, and the first working
-    set's velocity loss under the cap over the reps the range asks of everyone (its bottom):
+    """TECH-1: no partial reps (one stray partial in a session is noise), every rep >= 85% of
+    the reference range, and the first working set's velocity loss under the cap over its first
+    `min_reps` reps (the last two of them against the fastest two):
     later sets carry the fatigue of the earlier ones, and the reps above the bottom of the range
     are the double-progression reps, expected to be harder."""
     why: dict[str, Any] = {}
     partials = sum(s.partial_reps for s in sets)
-    if partials:
+    if partials > max(1, 0.03 * sum(s.full_reps for s in sets)):  # one stray partial is noise
         why["partial_reps"] = partials
     roms = [s.min_rom_pct for s in sets if s.min_rom_pct is not None]
     if roms and min(roms) < FULL_ROM_PCT:
         why["min_rom_pct"] = round(min(roms), 1)
     first = sets[0].velocity_loss if sets else None
     v = sets[0].rep_velocities_m_s if sets else []
-    if len(v) >= min_reps >= 1 and max(v[:min_reps]) > 0:
-        first = 1 - v[min_reps - 1] / max(v[:min_reps])
+    if len(v) >= min_reps >= 2 and max(v[:min_reps]) > 0:
+        # The two fastest reps against the last two: one noisy rep decides nothing.
+        fast = sorted(v[:min_reps])[-2:]
+        first = 1 - (v[min_reps - 2] + v[min_reps - 1]) / (fast[0] + fast[1])
     if first is not None and first > velocity_loss_cap:
         why["velocity_loss"] = round(first, 3)
         why["velocity_loss_cap"] = velocity_loss_cap

@@ -69,7 +69,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         from controller.logs import bind_session, new_session_id
         from controller.planner import next_session
         from controller.questions import AnswerBook, AnswerError
-        from controller.session import ProgramPaused, SessionRunner, paused_text
+        from controller.session import ProgramPaused, RestToday, SessionRunner, paused_text
         from firmware_bridge.devices import device_client
         from firmware_bridge.links import warpable
 
@@ -94,6 +94,11 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             raise click.UsageError("--speed 0 cannot be used with --mqtt: the broker answers in "
                                    "real time; use a speed from 1 to 20 (default 10)")
         brief = sim_person(plan, seed) if "sim" in url.split("?")[0] else None
+        if rx.status != "paused" and rx.too_soon is not None and answers is not None and \
+                not answers.get("too_soon")[0]:
+            raise Refused(f"the last session was on {rx.too_soon['last']}, under "
+                          f"{rx.too_soon['min_hours']} h ago: rest today, or answer "
+                          '"too_soon": "yes" in --answers to train anyway')
         pin = None if no_panel or is_loopback(panel[0]) else panel_pin(db_path)
         bind_session(new_session_id())
 
@@ -139,6 +144,10 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                         result = await runner.run()  # saves the plan file as it goes
                     except ProgramPaused as e:
                         raise Refused(str(e)) from None
+                    except RestToday:
+                        click.echo("Resting today: nothing was loaded. The next session is "
+                                   "ready tomorrow or later.")
+                        return
                     if board is not None and panel_linger:
                         await asyncio.sleep(panel_linger * (speed if in_process else 1.0))
                 if mqtt is not None and (sink.stats.dropped_samples or
@@ -293,20 +302,8 @@ def _open(db_path: Path) -> Any:
 
 
 def sim_person(plan: Any, seed: int) -> Any:
-    """The simulated person reads the panel: reps to aim for, rest; has a 1RM per exercise."""
-    from sim.body import Body
+    """The simulated person reads the panel: reps to aim for, when to stop a test set, rest;
+    has a 1RM per exercise (controller/sim_person.py; the questions are still answered here)."""
+    from controller.sim_person import SimPerson
 
-    body = Body.create(plan.profile.kind.value,
-                       [(e.name, e.region == "lower" and e.multi_joint)
-                        for e in plan.program.exercises], seed)
-
-    def brief(dev: Any, item: Any, load: float) -> None:
-        unit = getattr(dev.transport, "sim_unit", None)
-        if unit is None:
-            return
-        lifter = unit.lifter
-        lifter.set_reps = (10 if item.kind == "assessment" else item.target_reps,)
-        lifter.profile.one_rm_kg = body.one_rm[item.exercise]
-        lifter.rest_s = min(float(item.rest_s), 60.0)
-
-    return brief
+    return SimPerson(plan, seed).brief

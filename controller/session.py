@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 
-from controller import questions, red_flags
+from controller import assessment, questions, red_flags
 from controller.body_regions import hurt_regions, loaded_regions
 from controller.events import EventBus
 from controller.handles import docked, wait_handles_up
@@ -98,6 +98,10 @@ class RedFlagRaised(Exception):
     def __init__(self, kind: RedFlag, checkin: str):
         super().__init__(f"red flag {kind.value} at {checkin}")
         self.kind, self.checkin = kind, checkin
+
+
+class RestToday(Exception):
+    """The person chose to rest: the last session was too recent (SPACE-1). Nothing loaded."""
 
 
 class ProgramPaused(Exception):
@@ -188,6 +192,10 @@ class SessionRunner:
                 qid, flag = flagged
                 self._early_answers.append((qid, None, flag.kind.value))
                 raise RedFlagRaised(flag.kind, qid)
+            if self.rx.too_soon is not None and \
+                    not await self._ask(questions.too_soon(self.rx.too_soon)):
+                interrupted = False
+                raise RestToday(self.rx.too_soon)
             await self._pre_session()
             await self._open()
             self._start_history()
@@ -420,39 +428,16 @@ class SessionRunner:
                             "again today.")
                 continue
             self.io.say(f"\n{item.exercise}: " + (
-                "assessment, one set at each of " + ", ".join(
-                    f"{w:.1f}" for w in item.assessment_loads_kg) + " kg"
+                f"finding your level: sets getting heavier from {item.load_kg:.1f} kg"
                 if item.kind == "assessment" else
                 f"{item.sets} x {item.target_reps} at {item.load_kg:.1f} kg"))
             for r in item.reasons:
-                self.io.say(f"  [{r.rule}] {r.text}")
-            loads = item.assessment_loads_kg or (item.load_kg,) * item.sets
-            for k, planned in enumerate(loads, 1):
-                self._upcoming = (item, k, planned)
-                if not await self._go_on_after_stop():
-                    result.status = "stopped"
-                    break
-                try:
-                    record = await self._set_with_reconnect(item, k, self._load_for(
-                        item, planned))
-                except SafetyStop as stop:
-                    record = stop.args[0]
-                    result.status = "safety stop"
-                result.sets.append(record)
-                self._logs.append(self._set_log(item, record))
-                if result.status != "finished":
-                    break
-                rir_q = questions.rir(item.exercise, k)
-                if k < len(loads):
-                    self._upcoming = (item, k + 1, loads[k])
-                    rir = await self._rest(item.rest_s, rir_q)
-                else:
-                    self._upcoming = None
-                    self._set_state(phase="paused", reason="reps in reserve", next_kg=None,
-                                    rest_until=None)
-                    rir = await self._ask(rir_q)
-                if rir is not None:
-                    self._logs[-1] = self._logs[-1].model_copy(update={"rir": rir})
+                if r.plain:
+                    self.io.say(f"  {r.plain}")
+            if item.kind == "assessment":
+                await self._ladder(item, result)
+            else:
+                await self._working_sets(item, result)
             if result.status == "safety stop":
                 self.io.say("The session was stopped for safety: the unit's signal could "
                             "not be trusted. Check the unit before the next session.")
@@ -467,6 +452,76 @@ class SessionRunner:
             if answer > 5:  # red: not part of the program; rest what hurt, go on with the rest
                 for region in hurt_regions(ex, self.plan.profile.painful_regions):
                     protected.setdefault(region, (item.exercise, answer))
+
+    async def _one_set(self, item: ExercisePlan, k: int, planned: float,
+                       result: SessionResult) -> SetRecord | None:
+        """One set with everything around it (STOP before it, the safety stop); None when the
+        person chose not to go on."""
+        self._upcoming = (item, k, planned)
+        if not await self._go_on_after_stop():
+            result.status = "stopped"
+            return None
+        try:
+            record = await self._set_with_reconnect(item, k, self._load_for(item, planned))
+        except SafetyStop as stop:
+            record = stop.args[0]
+            result.status = "safety stop"
+        result.sets.append(record)
+        self._logs.append(self._set_log(item, record))
+        return record
+
+    def _note_rir(self, rir: Any) -> None:
+        if rir is not None:
+            self._logs[-1] = self._logs[-1].model_copy(update={"rir": rir})
+
+    async def _working_sets(self, item: ExercisePlan, result: SessionResult) -> None:
+        """The prescribed sets at the day's load; reps in reserve asked during each rest."""
+        loads = (item.load_kg,) * item.sets
+        for k, planned in enumerate(loads, 1):
+            if await self._one_set(item, k, planned, result) is None or \
+                    result.status != "finished":
+                return
+            rir_q = questions.rir(item.exercise, k)
+            if k < len(loads):
+                self._upcoming = (item, k + 1, loads[k])
+                self._note_rir(await self._rest(item.rest_s, rir_q))
+            else:
+                self._upcoming = None
+                self._set_state(phase="paused", reason="reps in reserve", next_kg=None,
+                                rest_until=None)
+                self._note_rir(await self._ask(rir_q))
+
+    async def _ladder(self, item: ExercisePlan, result: SessionResult) -> None:
+        """ASSESS-1: rising test sets, each ended by the person (or by the speed) with 2-3
+        reps in reserve; after each, how many more reps they had; the next load follows from
+        that and the speed, never above the test cap. A load chosen on a surface applies to
+        that one set only: the ladder is never flattened."""
+        mvt = item.mvt_m_s or assessment.BENCH_MVT
+        frac = item.test_fraction or assessment.TEST_FRACTION[self.plan.profile.kind]
+        unit_max = self.plan.program.unit_max_kg
+        done: list[SetLog] = []
+        load: float | None = item.load_kg
+        k = 0
+        while load is not None:
+            k += 1
+            if await self._one_set(item, k, load, result) is None or \
+                    result.status != "finished":
+                return
+            self._chosen.pop(item.exercise, None)
+            self._upcoming = None
+            self._set_state(phase="paused", reason="reps in reserve", next_kg=None,
+                            rest_until=None)
+            self._note_rir(await self._ask(questions.rir(item.exercise, k)))
+            done.append(self._logs[-1])
+            load, why = assessment.next_test_load(done, mvt, frac, item.one_rm_kg, unit_max,
+                                                  item.sets)
+            self.io.say(f"  {why}")
+            if load is not None:
+                self._upcoming = (item, k + 1, load)
+                await self._rest(item.rest_s, None)
+        est, how = assessment.assess(done, mvt)
+        if est is not None:
+            self.io.say(f"  estimated 1RM {est:.1f} kg ({'; '.join(how)})")
 
     # ---- what the surfaces see and may ask ----------------------------------------------------
 
@@ -549,7 +604,7 @@ class SessionRunner:
         self._set_state(phase="paused", reason=f"stopped from {source}", applied_kg=0.0)
         return bool(await self._ask(questions.continue_after_stop(source)))
 
-    async def _rest(self, seconds: float, question: questions.Question) -> Any:
+    async def _rest(self, seconds: float, question: questions.Question | None) -> Any:
         """The rest between sets, with the set's question asked meanwhile (unanswered by the
         end of the rest: skipped); a STOP cuts it short, a red flag ends it at once."""
         item, _, planned = self._upcoming  # type: ignore[misc]
@@ -559,7 +614,8 @@ class SessionRunner:
                         next_max_kg=self._next_range(item, planned)[1], reason=None)
         rest = asyncio.ensure_future(self.sleep(seconds))
         woke = asyncio.ensure_future(self._wake.wait())
-        ask = asyncio.ensure_future(self._ask(question))
+        ask = asyncio.ensure_future(self._ask(question) if question is not None
+                                    else asyncio.Event().wait())
         try:
             await asyncio.wait({rest, woke, ask}, return_when=asyncio.FIRST_COMPLETED)
             if ask.done() and not (rest.done() or woke.done()):
@@ -569,7 +625,7 @@ class SessionRunner:
         finally:
             for t in (rest, woke):
                 t.cancel()
-            if not ask.done() and not getattr(self.io, "committed", False):
+            if not ask.done() and (question is None or not getattr(self.io, "committed", False)):
                 ask.cancel()  # unanswered by the end of the rest: skipped
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ask
@@ -651,7 +707,7 @@ class SessionRunner:
             self.brief(dev, item, load)
         self.io.say(f"  set {k}: {load:.1f} kg x {target} - take up the handles")
         self._set_state(phase="armed", exercise=item.exercise, set_index=k,
-                        sets=len(item.assessment_loads_kg) or item.sets, target_reps=target,
+                        sets=item.sets, target_reps=target,
                         reps=0, partial_reps=0, power_w=None, next_kg=load,
                         next_max_kg=self._next_range(item, load)[1], rest_until=None,
                         reason=None, link=self.supervisor.link)
@@ -722,6 +778,10 @@ class SessionRunner:
                 # The final rep is over (lowered, the cable slowing at the bottom): only
                 # now does the load come off, never as the final rep begins.
                 return "target reached"
+            if new and item.kind == "assessment" and assessment.near_limit(
+                    [r.mean_concentric_m_s for r in engine.combined.reps if r.full],
+                    item.mvt_m_s or assessment.BENCH_MVT):
+                return "speed: about 2-3 reps left"
             pos = batch.position_mm.mean(axis=1)
             span_s = (batch.t_us[-1] - batch.t_us[0]) / 1e6
             why = self.supervisor.implausible(
@@ -834,7 +894,7 @@ class SessionRunner:
                                           for x in full],
                       mean_concentric_m_s=max((x.mean_concentric_m_s for x in full[:3]),
                                               default=None),
-                      assessment=item.kind == "assessment")
+                      assessment=item.kind == "assessment", ended_by=r.ended_by)
 
 
 def _cancelling() -> bool:

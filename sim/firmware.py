@@ -64,6 +64,7 @@ class UnitConfig:
     freefall_m_s: float = -0.5  # reeling in this fast with no tension: let go, deload now
     status_period_s: float = 1.0
     control_hz: int = 100  # the control loop's rate (never below the telemetry rate)
+    coarse: bool = False  # tick a telemetry batch at a time (see sim/runner.py)
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(PROTOCOL_VERSION, self.firmware, self.serial, self.cables,
@@ -106,7 +107,7 @@ class SimUnit:
     _seq: int = 0
     _out: list[bytes] = field(default_factory=list)  # whole frames (BLE sends one each)
     _decoder: FrameDecoder = field(default_factory=FrameDecoder)
-    _batch: np.ndarray | None = None
+    _rows: list = field(default_factory=list)  # the batch being filled
     _batch_n: int = 0
     _batch_t0: int = 0
     _tick_n: int = 0  # ticks since _base_us, at the current tick rate
@@ -131,6 +132,12 @@ class SimUnit:
     @property
     def tick_hz(self) -> int:
         return max(self.config.control_hz, self.telemetry_rate_hz)
+
+    @property
+    def ticks_per_wake(self) -> int:
+        if not self.config.coarse:
+            return 1
+        return max(1, self.telemetry_batch * (self.tick_hz // self.telemetry_rate_hz))
 
     @property
     def state(self) -> DeviceState:
@@ -410,22 +417,17 @@ class SimUnit:
     def _sample(self) -> None:
         if not self.lease_held:
             self._batch_n = 0
+            self._rows = []
             return  # telemetry streams only to a host that holds the lease
-        n = self.config.cables
-        if self._batch is None or self._batch.dtype != sample_dtype(n) or len(
-                self._batch) != self.telemetry_batch:
-            self._batch = np.zeros(self.telemetry_batch, dtype=sample_dtype(n))
-            self._batch_n = 0
         if self._batch_n == 0:
             self._batch_t0 = self.now_us
-        rec = self._batch[self._batch_n]
-        rec["dt_us"] = self.now_us - self._batch_t0
+            self._rows = []
         base = SampleStatus.LEASE_ACTIVE
         if self.estop:
             base |= SampleStatus.EMERGENCY_STOP
         if self._deload is not None and self._deload[0] != "stop":
             base |= SampleStatus.SAFETY_DELOAD
-        cab = rec["cable"]
+        cables = []
         for i, c in enumerate(self.physics.state):
             pos, vel = self._stuck[i] if self._stuck else (c.position_mm, c.velocity_m_s)
             bits = base
@@ -435,18 +437,23 @@ class SimUnit:
                 bits |= SampleStatus.DOCKED
             if self.setpoints[i] != self.targets[i]:
                 bits |= SampleStatus.RAMPING
-            cab[i] = (min(65535, round(pos * 10)),
-                      max(-32768, min(32767, round(vel * 1000))),
-                      min(65535, round(c.tension_n * 10)), round(c.motor_kg * 2), int(bits))
+            cables.append((min(65535, round(pos * 10)),
+                           max(-32768, min(32767, round(vel * 1000))),
+                           min(65535, round(c.tension_n * 10)), round(c.motor_kg * 2),
+                           int(bits)))
+        # Rows are kept as tuples and packed once per batch: numpy per sample is slow.
+        self._rows.append((self.now_us - self._batch_t0, cables))
         self._batch_n += 1
         if self._batch_n >= self.telemetry_batch:
             self._flush_batch()
 
     def _flush_batch(self) -> None:
-        if self._batch is not None and self._batch_n:
-            self._emit(Telemetry(self._batch_t0, self.config.cables,
-                                 self._batch[: self._batch_n].copy()))
+        if self._batch_n and self._rows:
+            samples = np.array(self._rows[: self._batch_n],
+                               dtype=sample_dtype(self.config.cables))
+            self._emit(Telemetry(self._batch_t0, self.config.cables, samples))
         self._batch_n = 0
+        self._rows = []
 
     def _emit(self, msg: Message) -> None:
         self._seq = (self._seq + 1) & 0xFF

@@ -75,6 +75,7 @@ class LifterProfile:
     pause_prob: float = 0.08  # at the top or the bottom
     midpause_prob: float = 0.0  # a stall part way up (sticking point)
     mvt_m_s: float = MIN_VELOCITY_M_S  # the exercise's minimum velocity threshold (at 1RM)
+    recovery_tau_s: float = RECOVERY_TAU_S  # shorter in trials that compress rests
 
     @classmethod
     def from_seed(cls, seed: int) -> LifterProfile:
@@ -138,7 +139,7 @@ class Lifter:
         self.t += dt
         self._phase_t += dt
         if self.phase is Phase.DOCKED:
-            self.fatigue *= math.exp(-dt / RECOVERY_TAU_S)
+            self.fatigue *= math.exp(-dt / self.profile.recovery_tau_s)
         p = self.profile
         match self.phase:
             case Phase.DOCKED:
@@ -258,6 +259,14 @@ class Lifter:
             self._end_set()
             return True
         return False
+
+    def reps_possible(self, load_kg: float) -> float:
+        """How many full reps a set at this load would have in it now (the truth a person
+        only feels roughly)."""
+        p = self.profile
+        fatigue = self.fatigue  # recovers while docked, as step() does
+        return max(1.0, reps_to_failure(load_kg / p.one_rm_kg) * p.endurance
+                   * (1.0 - 0.4 * fatigue))
 
     def reps_in_reserve(self) -> int | None:
         """The truth about the last set: how many more full reps it had in it."""

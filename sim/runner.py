@@ -17,17 +17,21 @@ Flush = Callable[[], Awaitable[None]]
 
 
 async def tick_forever(unit: SimUnit, flush: Flush) -> None:
-    """Tick at the unit's control rate on absolute deadlines, catching up if the loop lagged."""
+    """Tick at the unit's control rate on absolute deadlines, catching up if the loop lagged.
+    With `coarse` set on the unit, one wake-up runs a telemetry batch's worth of ticks (the
+    wire output is the same; commands take effect at the batch's end): for long trials."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     n = 0
     while True:
         hz = unit.tick_hz
-        n += 1
+        k = unit.ticks_per_wake
+        n += k
         delay = start + n / hz - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        unit.tick()
+        for _ in range(k):
+            unit.tick()
         await flush()
         if unit.tick_hz != hz:  # the host changed the telemetry rate: restart the schedule
             start, n = loop.time(), 0
