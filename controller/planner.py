@@ -49,7 +49,7 @@ GAP_CUT_PER_WEEK = 0.10
 GAP_CUT_MAX = 0.30
 RED_CUT = 0.10  # PAIN-RED, PAIN-SETTLE, DELOAD-1
 CLEARANCE_CUT = 0.30  # FLAG-1: back after a red flag, as after the longest gap
-REASSESS_DAYS = 42  # REASSESS-1: reassess every 4-6 weeks
+REASSESS_DAYS = 35  # REASSESS-1: reassess every 4-6 weeks (5)
 RAMP_STEP = 0.10  # PROG-1: toward the profile's band, never more than 10% a session
 
 
@@ -306,10 +306,15 @@ def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
         return new, "down", lo
     if st.last_was_test and st.gap_days >= GAP_DAYS:  # the recalibration after a gap is done
         cut = gap_cut(st.gap_days)
+        kept = st.pre_gap_one_rm is not None and st.one_rm >= 0.95 * st.pre_gap_one_rm
+        if kept:  # the recalibration found the strength kept: half the cut
+            cut = floor_grid(cut * 100 / 2) / 100
         new = floor_grid(load * (1 - cut))
-        reasons.append(Reason("GAP-1", f"{st.gap_days} days off before the recalibration: "
-                              f"restart {cut:.0%} lower and build back up (at most 10% a "
-                              "session)", {"gap_days": st.gap_days, "cut": cut, "from_kg": load},
+        reasons.append(Reason("GAP-1", f"{st.gap_days} days off: restart {cut:.0%} lower "
+                              + ("(half the cut: the recalibration found the strength kept) "
+                                 if kept else "") + "and build back up (at most 10% a session)",
+                              {"gap_days": st.gap_days, "cut": cut, "from_kg": load,
+                               "strength_kept": kept},
                               f"After your break we restart at {new:.1f} kg and build back "
                               "up over the next sessions."))
         return new, "down", lo

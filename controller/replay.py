@@ -85,6 +85,7 @@ class ExerciseState:
     peak_load: float | None = None  # the highest working load so far
     last_was_test: bool = False  # the last session with this exercise was a ladder
     gap_days: int = 0  # days off before the last session with this exercise
+    pre_gap_one_rm: float | None = None  # the estimate before the last gap of 2+ weeks
     estimate_how: list[str] = field(default_factory=list)
 
 
@@ -107,6 +108,8 @@ def replay(plan: PlanFile, ex: Exercise, until: dt.date) -> ExerciseState:
         if not mine:
             continue
         st.gap_days = (s.date - st.last_date).days if st.last_date else 0
+        if st.gap_days >= GAP_DAYS:
+            st.pre_gap_one_rm = st.one_rm
         tests = [x for x in mine if x.assessment]
         st.last_was_test = bool(tests)
         if tests:

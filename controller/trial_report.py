@@ -146,6 +146,8 @@ def _gap(people: list[PersonResult], sc: Scenario) -> dict[str, Any]:
         for row in r.rows:
             if row.pain is None or not row.items:
                 continue
+            if row.week == sc.flare_week and sc.flare_week:
+                continue  # the flare is not the training's doing
             if sc.gap_start_week - 4 <= row.week < sc.gap_start_week:
                 before.append(row.pain)
             elif end <= row.week < end + 4:
