@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from controller.history import History
 from controller.models import ProfileKind, SessionLog, SetLog
 from controller.plan_cli import save_plan
-from controller.plan_sim import default_plan
 from controller.plan_updates import record_after
 from controller.planner import next_session
+from controller.trial import default_plan
 
 HEARTBEAT_MS, DEGRADED_MS = 100.0, 300.0
 

@@ -97,9 +97,9 @@ def rss_mb() -> float:
 def long_session() -> tuple[float, float, int, list[float]]:
     from controller.history import History
     from controller.models import Exercise, ProfileKind, SessionLog, SetLog
-    from controller.plan_sim import default_plan
     from controller.run_cli import sim_person
     from controller.session import SessionRunner
+    from controller.trial import default_plan
     from sim.clock import loop_factory
 
     day = dt.date(2026, 11, 16)

@@ -1,11 +1,10 @@
-"""`halfstep plan ...`: create a plan file, get today's prescription, look at it, simulate weeks."""
+"""`halfstep plan ...`: create a plan file, get today's prescription, look at it, run a trial."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -100,7 +99,7 @@ def plan_init(path: Path, name: str, kind: str, sessions_per_week: int | None,
               painful: tuple[str, ...], exercises: tuple[str, ...], start: dt.date | None,
               unit_max_kg: float, force: bool) -> None:
     """Create a plan file: profile and exercises, checked."""
-    from controller.plan_sim import default_exercises
+    from controller.trial import default_exercises
 
     if path.exists() and not force:
         raise PlanProblem(f"{path} exists; use --force to replace it (its history would be "
@@ -131,13 +130,15 @@ def _plan_text(p: PlanFile) -> str:
 @FILE_OPTION
 @click.option("--today", callback=_date, help="Plan for this day (default: today).")
 @click.option("--json", "as_json", is_flag=True)
-def plan_next(path: Path, today: dt.date | None, as_json: bool) -> None:
+@click.option("--explain", is_flag=True, help="Show the rule behind each decision and its "
+              "numbers (for support).")
+def plan_next(path: Path, today: dt.date | None, as_json: bool, explain: bool) -> None:
     """Today's prescription, with the reason for every load."""
     from controller.plan_report import prescription_text
     from controller.planner import next_session
 
     rx = next_session(load_plan(path), today or dt.date.today())
-    click.echo(json.dumps(rx.as_dict(), indent=2) if as_json else prescription_text(rx))
+    click.echo(json.dumps(rx.as_dict(), indent=2) if as_json else prescription_text(rx, explain))
 
 
 @plan.command("show")
@@ -177,49 +178,68 @@ def plan_clear(path: Path, red_flag: bool, by: str, day: dt.date | None,
     click.echo(prescription_text(next_session(new, today)))
 
 
-@plan.command("simulate")
+@plan.command("trial")
+@click.option("--profile", "kinds", type=click.Choice([k.value for k in ProfileKind]),
+              multiple=True, help="Profile(s) to simulate (repeatable; default: all three).")
+@click.option("--persons", type=click.IntRange(1, 200), default=5, show_default=True,
+              help="Simulated people per profile.")
 @click.option("--weeks", type=click.IntRange(1, 104), default=12, show_default=True)
-@click.option("--profile", "kind", type=click.Choice([k.value for k in ProfileKind]),
-              default="pain", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--red-flag-week", type=click.IntRange(min=0), default=6, show_default=True,
-              help="Week whose first session reports a red flag (0: none).")
-@click.option("--flare-week", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Week of a pain flare from outside the training (0: none).")
-@click.option("--gap-start-week", type=click.IntRange(min=0), default=9, show_default=True)
-@click.option("--gap-weeks", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Weeks without training (0: none).")
+@click.option("--flare-week", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Week (from 1) of a pain flare from outside the training (0: none).")
+@click.option("--gap-start-week", type=click.IntRange(min=0), default=0, show_default=True,
+              help="First week (from 1) of a break from training (0: none).")
+@click.option("--gap-weeks", type=click.IntRange(min=0, max=52), default=3, show_default=True,
+              help="Weeks the break lasts.")
+@click.option("--miss", type=click.FloatRange(0, 0.9), default=0.1, show_default=True,
+              help="Chance that a planned session is missed (made up the next day).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Processes to use (default: the machine's cores).")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a PNG chart of loads and pain.")
-@click.option("--save", "save_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the simulated plan file (with its history).")
-@click.option("--json", "as_json", is_flag=True)
-def plan_simulate(weeks: int, kind: str, seed: int, red_flag_week: int, flare_week: int,
-                  gap_start_week: int, gap_weeks: int, plot_path: Path | None,
-                  save_path: Path | None, as_json: bool) -> None:
-    """Planner + simulated person on the simulated unit, session by session."""
-    from controller.plan_report import events_text, plot, weeks_table
-    from controller.plan_sim import simulate
+              help="Write a PNG chart: working load as % of true 1RM by week, with the band.")
+@click.option("--json", "as_json", is_flag=True, help="The figures and every session as JSON.")
+def plan_trial(kinds: tuple[str, ...], persons: int, weeks: int, seed: int, flare_week: int,
+               gap_start_week: int, gap_weeks: int, miss: float, jobs: int | None,
+               plot_path: Path | None, as_json: bool) -> None:
+    """Simulated people train through the real session runner on the simulated unit; the
+    plan is measured against each person's true strength (docs/planner.md, "The trial")."""
+    import time
 
-    result = simulate(ProfileKind(kind), weeks, seed, gap_start_week=gap_start_week,
-                      gap_weeks=gap_weeks, red_flag_week=red_flag_week,
-                      flare_week=flare_week)
-    if as_json:
-        click.echo(json.dumps([_row(r) for r in result.rows], indent=1))
-    else:
-        click.echo(f"{kind} profile, {weeks} weeks, seed {seed}\n")
-        click.echo(weeks_table(result))
-        click.echo("\ndecisions that were not routine, with their reasons:")
-        click.echo(events_text(result))
+    from controller.trial import Scenario, rows_json, run_trial
+    from controller.trial_report import report_text, summarise
+
     if plot_path is not None:
-        plot(result, plot_path)
-        click.echo(f"\nchart written to {plot_path}")
-    if save_path is not None:
-        save_plan(result.plan, save_path)
+        _need_matplotlib()
+        if not plot_path.parent.is_dir():
+            raise PlanProblem(f"--plot {plot_path}: the folder {plot_path.parent} does not "
+                              "exist")
+    sc = Scenario(weeks=weeks, flare_week=max(0, flare_week - 1) if flare_week else 0,
+                  gap_start_week=gap_start_week - 1 if gap_start_week else 0,
+                  gap_weeks=gap_weeks if gap_start_week else 0, miss_prob=miss)
+    started = time.monotonic()
+    results = run_trial(list(kinds or [k.value for k in ProfileKind]), persons, sc, seed, jobs)
+    summaries = summarise(results, sc)
+    took = time.monotonic() - started
+    if as_json:
+        click.echo(json.dumps({"scenario": {**sc.__dict__, "start": sc.start.isoformat()},
+                               "seconds": round(took, 1),
+                               "profiles": [s.as_dict() for s in summaries],
+                               "sessions": rows_json(results)}, indent=1, default=str))
+    else:
+        click.echo(report_text(summaries, sc))
+        click.echo(f"\n{sum(s.sessions for s in summaries)} sessions through the session "
+                   f"runner in {took:.0f} s")
+    if plot_path is not None:
+        from controller.trial_report import plot
+
+        plot(summaries, plot_path)
+        if not as_json:
+            click.echo(f"chart written to {plot_path}")
 
 
-def _row(r: Any) -> dict[str, Any]:
-    return {"date": r.date.isoformat(), "week": r.week, "phase": r.phase, "status": r.status,
-            "loads_kg": r.loads, "reps": r.reps, "changes": r.changes, "rules": r.rules,
-            "one_rm_estimate_kg": r.one_rm_est, "one_rm_true_kg": r.one_rm_true,
-            "pain": r.pain}
+def _need_matplotlib() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise PlanProblem("--plot needs matplotlib: pip install 'halfstep[plot]' (or "
+                          "pip install matplotlib)")

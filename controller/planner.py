@@ -308,7 +308,7 @@ def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
         cut = gap_cut(st.gap_days)
         kept = st.pre_gap_one_rm is not None and st.one_rm >= 0.95 * st.pre_gap_one_rm
         if kept:  # the recalibration found the strength kept: half the cut
-            cut = floor_grid(cut * 100 / 2) / 100
+            cut = round(cut / 2, 3)
         new = floor_grid(load * (1 - cut))
         reasons.append(Reason("GAP-1", f"{st.gap_days} days off: restart {cut:.0%} lower "
                               + ("(half the cut: the recalibration found the strength kept) "

@@ -25,7 +25,7 @@ class SimPerson:
     """One person: `brief` before each set (what the panel shows), `answer` for questions."""
 
     def __init__(self, plan: PlanFile, seed: int, rir_error_sd: float = RIR_ERROR_SD,
-                 rest_scale: float = 1.0):
+                 rest_scale: float = 1.0, brisk: bool = False):
         self.exercises = {e.name: e for e in plan.program.exercises}
         self.body = Body.create(plan.profile.kind.value,
                                 [(e.name, e.region == "lower" and e.multi_joint)
@@ -33,6 +33,7 @@ class SimPerson:
         self.rng = random.Random(f"person-{seed}")
         self.rir_error_sd = rir_error_sd
         self.rest_scale = rest_scale  # rests (and recovery in them) compressed this many times
+        self.brisk = brisk
         self.lifter: Any = None
         self.loads: dict[str, float] = {}  # heaviest load per exercise today
         self.tested: set[str] = set()  # exercises done as test sets today
@@ -56,6 +57,9 @@ class SimPerson:
         lifter.rest_s = float(item.rest_s) / self.rest_scale
         lifter.profile.recovery_tau_s = RECOVERY_TAU_S / self.rest_scale
         lifter.profile.partial_prob = 0.01  # coached, practised movements
+        if self.brisk:  # trials: lowering and pauses take less time (velocities unchanged)
+            lifter.profile.eccentric_m_s = max(lifter.profile.eccentric_m_s, 0.8)
+            lifter.profile.pause_prob = 0.02
         self.loads[name] = max(load, self.loads.get(name, 0.0))
         self.sets[name] = self.sets.get(name, 0) + 1
         self.max_fraction = max(self.max_fraction, load / self.body.one_rm[name])

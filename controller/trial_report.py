@@ -210,3 +210,27 @@ def report_text(summaries: list[ProfileSummary], sc: Scenario) -> str:
         if s.late_rise is not None:
             lines.append(f"  weeks 21-24 load over weeks 13-16: x{s.late_rise:.3f}")
     return "\n".join(lines)
+
+
+def plot(summaries: list[ProfileSummary], path: Any) -> None:
+    """Working load as a fraction of true 1RM by week, per profile, with each band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 5))
+    for i, s in enumerate(summaries):
+        weeks = [w for w, v in s.fraction_by_week.items() if v is not None]
+        color = f"C{i}"
+        ax.plot(weeks, [100 * s.fraction_by_week[w] for w in weeks], "o-", color=color,
+                label=f"{s.profile} (median of {s.persons})")
+        lo, hi = BAND[ProfileKind(s.profile)]
+        ax.axhspan(100 * lo, 100 * hi, color=color, alpha=0.08)
+    ax.set_xlabel("week")
+    ax.set_ylabel("working load, % of true 1RM")
+    ax.set_title("Trial: working load against true strength (shaded: each profile's band)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

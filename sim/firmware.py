@@ -49,6 +49,13 @@ from sim.physics import G, Physics
 DOCK_MM = 20.0
 
 
+# Status bits as plain ints: IntFlag arithmetic per sample is slow.
+_LEASE, _ESTOP, _DELOAD = (int(SampleStatus.LEASE_ACTIVE), int(SampleStatus.EMERGENCY_STOP),
+                           int(SampleStatus.SAFETY_DELOAD))
+_HELD, _DOCKED, _RAMPING = (int(SampleStatus.HANDLE_HELD), int(SampleStatus.DOCKED),
+                            int(SampleStatus.RAMPING))
+
+
 @dataclass(frozen=True)
 class UnitConfig:
     serial: str = "HSSIM0000001"
@@ -159,9 +166,11 @@ class SimUnit:
         dt = 1.0 / hz
         self._tick_n += 1
         self.now_us = self._base_us + self._tick_n * 1_000_000 // hz
-        if self.faults.due("reboot", self.now_us / 1e6):
+        faults = self.faults
+        if faults.reboot_at_s is not None and faults.due("reboot", self.now_us / 1e6):
             self.reboot()
-        if self.faults.due("stuck_sensor", self.now_us / 1e6):
+        if faults.stuck_sensor_at_s is not None and faults.due("stuck_sensor",
+                                                                 self.now_us / 1e6):
             self._stuck = [(c.position_mm, c.velocity_m_s) for c in self.physics.state]
             self.log("fault_stuck_sensor")
         if self.lease_held and self.now_us > self._lease_deadline_us:
@@ -422,25 +431,25 @@ class SimUnit:
         if self._batch_n == 0:
             self._batch_t0 = self.now_us
             self._rows = []
-        base = SampleStatus.LEASE_ACTIVE
+        base = _LEASE
         if self.estop:
-            base |= SampleStatus.EMERGENCY_STOP
+            base |= _ESTOP
         if self._deload is not None and self._deload[0] != "stop":
-            base |= SampleStatus.SAFETY_DELOAD
+            base |= _DELOAD
         cables = []
+        stuck = self._stuck
         for i, c in enumerate(self.physics.state):
-            pos, vel = self._stuck[i] if self._stuck else (c.position_mm, c.velocity_m_s)
+            pos, vel = stuck[i] if stuck else (c.position_mm, c.velocity_m_s)
             bits = base
             if pos > DOCK_MM and vel > -0.4:
-                bits |= SampleStatus.HANDLE_HELD
+                bits |= _HELD
             if pos <= 2.0:
-                bits |= SampleStatus.DOCKED
+                bits |= _DOCKED
             if self.setpoints[i] != self.targets[i]:
-                bits |= SampleStatus.RAMPING
+                bits |= _RAMPING
             cables.append((min(65535, round(pos * 10)),
                            max(-32768, min(32767, round(vel * 1000))),
-                           min(65535, round(c.tension_n * 10)), round(c.motor_kg * 2),
-                           int(bits)))
+                           min(65535, round(c.tension_n * 10)), round(c.motor_kg * 2), bits))
         # Rows are kept as tuples and packed once per batch: numpy per sample is slow.
         self._rows.append((self.now_us - self._batch_t0, cables))
         self._batch_n += 1

@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.models import PlanFile, ProfileKind, RedFlag, SessionLog, SetLog
-from controller.plan_sim import default_plan
 from controller.planner import (
     DOSE,
     estimate_from_reps,
@@ -18,6 +17,7 @@ from controller.planner import (
     phase_of,
     step_kg,
 )
+from controller.trial import default_plan
 
 START = dt.date(2026, 1, 5)  # a Monday
 SQUAT, ROW, PRESS = "cable squat", "seated row", "chest press"

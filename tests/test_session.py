@@ -10,10 +10,10 @@ import pytest
 
 from controller.history import History
 from controller.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
-from controller.plan_sim import default_plan
 from controller.planner import next_session
 from controller.run_cli import sim_person
 from controller.session import SessionRunner
+from controller.trial import default_plan
 from firmware_bridge.client import DeviceClient
 from sim.clock import loop_factory
 
