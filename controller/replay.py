@@ -114,8 +114,9 @@ def replay(plan: PlanFile, ex: Exercise, until: dt.date) -> ExerciseState:
         st.last_was_test = bool(tests)
         if tests:
             est, how = assess(tests, mvt)
-            if est is None:
-                st.tested_kg = max(x.load_kg for x in tests)
+            if est is None:  # nothing counted (stopped, link lost): the next ladder starts
+                done = [x.load_kg for x in tests if counted(x)]  # from what was done
+                st.tested_kg = max(done) if done else st.tested_kg
             else:
                 st.assessed_on = s.date
                 st.estimate_how = how

@@ -717,6 +717,8 @@ class SessionRunner:
                 await wait_handles_up(lambda: self._next(q, dev))
                 if self._stop_from is not None:
                     raise StopRequested
+                # A load chosen on a surface while this set was ready applies to it.
+                load = self._chosen.get(item.exercise, load)
                 self.supervisor.arm()  # the person took up the handles at the unit
                 value = self.supervisor.check(load, allowed_kg=self._next_range(item, load)[1])
                 loop = asyncio.get_running_loop()
@@ -783,11 +785,10 @@ class SessionRunner:
                     item.mvt_m_s or assessment.BENCH_MVT):
                 return "speed: about 2-3 reps left"
             pos = batch.position_mm.mean(axis=1)
-            span_s = (batch.t_us[-1] - batch.t_us[0]) / 1e6
             why = self.supervisor.implausible(
                 float(np.abs(batch.velocity_m_s).max()), float(batch.position_mm.max()),
-                float(batch.tension_n.max()), value, moved_mm=float(pos[-1] - pos[0]),
-                expected_mm=float(batch.velocity_m_s.mean()) * span_s * 1000)
+                float(batch.tension_n.max()), value, moved_mm=float(pos.max() - pos.min()),
+                expected_mm=expected_travel_mm(batch))
             if why is None and loop.time() > give_up_at:
                 why = "the set has not ended in the time it could take: stopping it"
             if why is not None:
@@ -895,6 +896,20 @@ class SessionRunner:
                       mean_concentric_m_s=max((x.mean_concentric_m_s for x in full[:3]),
                                               default=None),
                       assessment=item.kind == "assessment", ended_by=r.ended_by)
+
+
+def expected_travel_mm(batch: Telemetry) -> float:
+    """How far the velocities say the cable moved over a batch, compared with how far the
+    position moved (its range: a turnaround inside the batch moves the cable both ways). A
+    unit may report each sample's velocity over the interval before it or after it; at 25 Hz
+    the two differ by a whole retract (a handle let go at the end of a set), so the smaller is
+    taken: a stuck sensor, whose position does not move at all, disagrees with both."""
+    v = batch.velocity_m_s.mean(axis=1)
+    dt = np.diff(batch.t_us) / 1e6
+    if len(dt) == 0:
+        return 0.0
+    forward, backward = float((v[:-1] * dt).sum()), float((v[1:] * dt).sum())
+    return 1000 * (forward if abs(forward) < abs(backward) else backward)
 
 
 def _cancelling() -> bool:

@@ -220,13 +220,22 @@ def _quiet() -> None:
 def run_trial(kinds: list[str], persons: int, sc: Scenario, seed: int = 1,
               jobs: int | None = None) -> list[PersonResult]:
     """Every person of every profile, in parallel over `jobs` processes."""
-    work = [(k, i, seed, sc) for k in kinds for i in range(persons)]
+    return run_people([(k, i, seed, sc) for k in kinds for i in range(persons)], jobs)
+
+
+def run_people(work: list[tuple[str, int, int, Scenario]],
+               jobs: int | None = None) -> list[PersonResult]:
+    """People (profile, index, seed, scenario), the longest first, over `jobs` processes;
+    results in the order given."""
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(work)))
+    order = sorted(range(len(work)), key=lambda i: -work[i][3].weeks)
     if jobs == 1:
         _quiet()
-        return [_run_one(w) for w in work]
-    with ProcessPoolExecutor(jobs, initializer=_quiet) as pool:
-        return list(pool.map(_run_one, work))
+        done = {i: _run_one(work[i]) for i in order}
+    else:
+        with ProcessPoolExecutor(jobs, initializer=_quiet) as pool:
+            done = dict(zip(order, pool.map(_run_one, [work[i] for i in order]), strict=True))
+    return [done[i] for i in range(len(work))]
 
 
 def rows_json(results: list[PersonResult]) -> list[dict[str, Any]]:
