@@ -85,6 +85,7 @@ class ItemRow:
     true_1rm: float
     estimate_before: float | None
     estimate_after: float | None
+    rules: list[str] = field(default_factory=list)  # the prescription's rule ids
 
 
 @dataclass
@@ -187,7 +188,8 @@ async def _person(kind: ProfileKind, index: int, seed: int, sc: Scenario,
                 after = replay(plan, exercises[name], day + dt.timedelta(days=1)).one_rm
                 row.items[name] = ItemRow(item.kind, item.load_kg, [s.load_kg for s in sets],
                                           [s.full_reps for s in sets],
-                                          person.body.one_rm[name], item.one_rm_kg, after)
+                                          person.body.one_rm[name], item.one_rm_kg, after,
+                                          [x.rule for x in item.reasons if x.rule != "DOSE-1"])
             rows.append(row)
             person.session_over()
             last_trained = day
