@@ -166,6 +166,9 @@ def next_test_load(sets: list[SetLog], mvt: float, fraction: float, estimate: fl
     if len(sets) >= max_sets:
         return None, f"{max_sets} test sets done"
     last = sets[-1]
+    if (last.ended_by or "").startswith("link lost") and not (
+            len(sets) > 1 and (sets[-2].ended_by or "").startswith("link lost")):
+        return last.load_kg, "the link was lost during the set: the same load again"
     if not counted(last):
         return None, f"the set ended early ({last.ended_by}): no heavier set today"
     if (last.ended_by or "").startswith("speed"):

@@ -235,7 +235,9 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
     cap = min(unit_max, floor_grid(st.one_rm * cap_pct))
     reasons: list[Reason] = [Reason("DOSE-1", f"{kind.value} profile: {sets} sets of "
                                     f"{reps[0]}-{reps[1]}, rest {dose.rest_s} s",
-                                    {"profile": kind.value})]
+                                    {"profile": kind.value},
+                                    f"{sets} sets of {reps[0]}-{reps[1]} reps, {dose.rest_s} s "
+                                    "rest between sets.")]
     if st.load is None:
         load, change, target = _start(plan, ex, st, dose, today, last, flag, reasons)
     else:

@@ -88,7 +88,7 @@ async def short_rest(seconds: float) -> None:
 
 def session_with_mqtt(db: Path, url: str, during=None, io=None, speed: float = SPEED,
                       **sink_kw):
-    """A one-exercise session (2 sets of 12 at 7.0 kg, cap 8.5) publishing to `url`;
+    """A one-exercise session (2 sets of 12 at 8.0 kg, cap 9.5) publishing to `url`;
     `during(runner, sink)` runs alongside."""
     plan = one_exercise_plan()
     io = io or ScriptedIO()
@@ -211,7 +211,7 @@ def test_a_session_reaches_a_subscriber_and_remote_commands_are_checked(tmp_path
             await ask("jump", b"", "unknown")
             props = Properties(PacketTypes.PUBLISH)
             props.ResponseTopic, props.CorrelationData = "replies/me", b"corr-1"
-            await ask("next_load", b'{"kg": 7.5, "id": "ok-1"}', "ok", properties=props)
+            await ask("next_load", b'{"kg": 8.5, "id": "ok-1"}', "ok", properties=props)
             await wait_phase(lambda s: s.phase == "set" and s.set_index == 2 and s.reps >= 3)
             await ask("stop", b'{"id": "s1"}', "stop")
             await asyncio.sleep(3600)
@@ -239,22 +239,22 @@ def test_a_session_reaches_a_subscriber_and_remote_commands_are_checked(tmp_path
     assert "not a multiple of 0.5 kg" in answers["off_grid"]["reason"]
     above = answers["above_cap"]
     assert above["ok"] is False and above["id"] == "too-much" and above["field"] == "kg"
-    assert "above the 8.5 kg the plan allows" in above["reason"]
-    assert "0.5 to 8.5 kg" in above["allowed"]
+    assert "above the 9.5 kg the plan allows" in above["reason"]
+    assert "0.5 to 9.5 kg" in above["allowed"]
     assert "needs some load" in answers["zero"]["reason"]
-    assert answers["zero"]["allowed"] == "0.5 to 8.5 kg in steps of 0.5 kg"
+    assert answers["zero"]["allowed"] == "0.5 to 9.5 kg in steps of 0.5 kg"
     assert "allowed" not in answers["in_set"]  # no load would do while a set runs
     assert "retained commands are ignored" in answers["retained"]["reason"]
     assert answers["unknown"]["field"] == "command" and "stop, next_load" in \
         answers["unknown"]["allowed"]
-    assert answers["ok"]["ok"] is True and answers["ok"]["result"] == {"next_kg": 7.5}
+    assert answers["ok"]["ok"] is True and answers["ok"]["result"] == {"next_kg": 8.5}
     assert answers["v5"]["body"]["id"] == "ok-1" and answers["v5"]["corr"] == b"corr-1"
     assert "stop" in answers, [(s.set_index, s.full_reps, s.ended_by) for s in result.sets]
     assert answers["stop"]["ok"] is True and answers["stop"]["id"] == "s1", answers["stop"]
     assert answers["stop"]["result"]["confirmed"] is True
 
     # The session: set 2 at the load chosen over MQTT, stopped over MQTT with its reps kept.
-    assert [s.load_kg for s in result.sets] == [7.0, 7.5]
+    assert [s.load_kg for s in result.sets] == [8.0, 8.5]
     assert result.sets[1].ended_by == "stopped from mqtt" and result.sets[1].full_reps >= 3
     assert runner.supervisor.applied_kg == 0.0
 

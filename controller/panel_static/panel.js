@@ -48,16 +48,17 @@ async function loadToday() {
   const paused = rx.status === "paused";
   const flag = (rx.reasons || []).find((r) => r.rule === "FLAG-1");
   showPaused(paused ? { ...((flag && flag.data) || {}), advice: (flag && flag.data && flag.data.advice) || rx.advice } : null);
-  $("today-status").textContent = paused ? "No training until the all-clear." : `Week ${rx.week}, ${rx.phase}`;
+  const soon = rx.too_soon ? " Your last session was very recent: resting today is part of the training." : "";
+  $("today-status").textContent = paused ? "No training until the all-clear." : `Week ${rx.week} of training, ${rx.phase}.${soon}`;
   const ol = $("today-items"); ol.innerHTML = "";
   for (const it of rx.items) {
     const li = document.createElement("li");
     const dose = it.kind === "assessment"
-      ? `one set at each of ${it.assessment_loads_kg.map((w) => w.toFixed(1)).join(", ")} kg`
+      ? `finding your level: sets getting heavier from ${it.load_kg.toFixed(1)} kg, each stopped with 2-3 reps left`
       : `${it.sets} x ${it.target_reps} at ${it.load_kg.toFixed(1)} kg, rest ${it.rest_s} s`;
     const change = { up: "heavier", down: "lighter", hold: "same", start: "first", assess: "test" }[it.change] || it.change;
     li.innerHTML = `<div class="head"><span>${esc(it.exercise)}</span><span class="badge ${it.change}">${change}</span></div>
-      <div class="dose">${dose}</div><ul class="why">${it.reasons.map((r) => `<li data-rule="${esc(r.rule)}">${esc(r.text)}</li>`).join("")}</ul>`;
+      <div class="dose">${dose}</div><ul class="why">${it.reasons.filter((r) => r.plain).map((r) => `<li data-rule="${esc(r.rule)}" title="${esc(r.text)}">${esc(r.plain)}</li>`).join("")}</ul>`;
     ol.appendChild(li);
   }
   loadCheckin();
@@ -241,7 +242,8 @@ function showPrompt(p, mode = "answer") {
     let buttons = "";
     for (let v = p.lo; v <= p.hi; v++) {
       const cls = p.kind === "pain" ? (v <= 3 ? "p-green" : v <= 5 ? "p-amber" : "p-red") : "p-plain";
-      buttons += `<button class="${cls}" data-v="${v}" aria-pressed="false">${v}</button>`;
+      const shown = v === p.hi && p.open_top ? `${v}+` : `${v}`;  // RIR: 5+ means 5 or more
+      buttons += `<button class="${cls}" data-v="${v}" aria-pressed="false">${shown}</button>`;
     }
     const [loLabel, hiLabel] = p.labels || ["", ""];
     body.innerHTML = `<div class="scale" style="grid-template-columns: repeat(${p.hi - p.lo + 1}, 1fr)">${buttons}</div>` +
