@@ -80,11 +80,13 @@ def estimate_from_reps(w: float, reps_to_failure: int,
     return min(epley(w, reps_to_failure), brzycki(w, reps_to_failure)) * (1 - SAFETY_DISCOUNT)
 
 
-def estimate_from_velocity(points: list[tuple[float, float]],
-                           mvt: float = BENCH_MVT) -> tuple[float, float] | None:
-    """EST-2: load-velocity profile over >= 3 loads, trusted at R^2 >= 0.8; (1RM, R^2)."""
+def estimate_from_velocity(points: list[tuple[float, float]], mvt: float = BENCH_MVT,
+                           min_loads: int = 3) -> tuple[float, float] | None:
+    """EST-2: load-velocity profile over >= 3 loads, trusted at R^2 >= 0.8; (1RM, R^2). The
+    ladder also reads a two-load line, only ever to lower its cap (the person's own speed,
+    where the typical profile flatters a fast mover)."""
     loads = sorted({w for w, _ in points})
-    if len(loads) < 3:
+    if len(loads) < min_loads:
         return None
     w = np.array([p[0] for p in points])
     v = np.array([p[1] for p in points])
@@ -175,8 +177,11 @@ def next_test_load(sets: list[SetLog], mvt: float, fraction: float, estimate: fl
         return None, "the speed showed about 2-3 reps left: close enough"
     if last.rir is not None and last.rir <= 3 and last.full_reps + last.rir <= VALID_REPS:
         return None, f"{last.full_reps} reps with {last.rir} in reserve: close enough"
-    ests = [e for e in (rep_estimate(last), speed_estimate(last, mvt), estimate)
-            if e is not None]
+    points = [(x.load_kg, x.mean_concentric_m_s) for x in sets
+              if counted(x) and x.mean_concentric_m_s is not None]
+    line = estimate_from_velocity(points, mvt, min_loads=2)  # type: ignore[arg-type]
+    ests = [e for e in (rep_estimate(last), speed_estimate(last, mvt), estimate,
+                        line[0] if line else None) if e is not None]
     p = None if last.mean_concentric_m_s is None else fraction_at(last.mean_concentric_m_s, mvt)
     if p is not None and p >= fraction - 0.03:
         return None, "the speed shows a load close to the test cap"

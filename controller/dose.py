@@ -27,7 +27,7 @@ class Dose:
 DOSE = {
     ProfileKind.ATHLETE: Dose(3, 4, (10, 12), (8, 12), 120, 0.85, 0.60, 7, 0.30, 3, 0.80),
     ProfileKind.PAIN: Dose(2, 3, (12, 15), (10, 15), 75, 0.75, 0.50, 14, 0.20, 2, 0.72),
-    ProfileKind.OLDER: Dose(2, 3, (12, 15), (10, 15), 105, 0.70, 0.45, 28, 0.20, 2, 0.70),
+    ProfileKind.OLDER: Dose(2, 3, (12, 15), (10, 15), 105, 0.72, 0.45, 28, 0.20, 2, 0.72),
 }
 BAND = {ProfileKind.ATHLETE: (0.70, 0.85), ProfileKind.PAIN: (0.60, 0.75),
         ProfileKind.OLDER: (0.60, 0.70)}  # of true 1RM (shared/domain.md)
