@@ -28,7 +28,9 @@ RISE_MAX = 1.6  # a ladder step multiplies the load by at most this
 # The most a test set may carry, of the current estimate (ASSESS-1).
 TEST_FRACTION = {ProfileKind.ATHLETE: 0.83, ProfileKind.PAIN: 0.78, ProfileKind.OLDER: 0.78}
 NEAR_MVT_M_S = 0.12  # a rep this close to the minimum velocity: about 2-3 reps left
-# Mean concentric velocity by %1RM (shared/domain.md, bench press; MVT 0.17 m/s).
+# Mean concentric velocity by %1RM (shared/domain.md, bench press; MVT 0.17 m/s): the
+# controller's model. sim/lifter.py keeps its own copy on purpose: the simulated person is the
+# truth the estimates are checked against, and must not import what it checks.
 _MCV = ((0.0, 1.70), (0.30, 1.32), (0.50, 0.95), (0.70, 0.62), (0.80, 0.47), (0.90, 0.32),
         (1.00, 0.17))
 BENCH_MVT = 0.17

@@ -22,7 +22,7 @@ from controller.assessment import (
     mvt_for,
 )
 from controller.dose import BAND, DOSE, Dose
-from controller.models import Exercise, PhaseName, PlanFile, ProfileKind
+from controller.models import Exercise, PhaseName, PlanFile, ProfileKind, SessionLog
 from controller.pauses import CLEAR_HINT, Pause, last_red_flag, pause_state, settle_reports
 from controller.red_flags import describe
 from controller.replay import (
@@ -61,8 +61,7 @@ class Reason:
     plain: str = ""  # the same, for the person: no rule ids, no percentages of 1RM
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "text": self.text, "plain": self.plain or self.text,
-                "data": self.data}
+        return {"rule": self.rule, "text": self.text, "plain": self.plain, "data": self.data}
 
 
 @dataclass(frozen=True)
@@ -259,8 +258,9 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
                         cap_kg=max(GRID, cap))
 
 
-def _start(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Any, today: dt.date,
-           last: Any, flag: dt.date | None, reasons: list[Reason]) -> tuple[float, str, int]:
+def _start(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose, today: dt.date,
+           last: SessionLog | None, flag: dt.date | None,
+           reasons: list[Reason]) -> tuple[float, str, int]:
     assert st.one_rm is not None
     load = max(GRID, floor_grid(st.one_rm * dose.start))
     change = "start"
@@ -292,7 +292,7 @@ def _start(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Any, today: dt
 
 
 def _decide(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose,
-            reps: tuple[int, int], today: dt.date, last: Any, flag: dt.date | None,
+            reps: tuple[int, int], today: dt.date, last: SessionLog | None, flag: dt.date | None,
             reasons: list[Reason], phase: PhaseName) -> tuple[float, str, int]:
     """The rules in priority order; the first that changes or holds the load decides."""
     assert st.load is not None and st.last_date is not None and st.one_rm is not None

@@ -49,9 +49,13 @@ def sessions_done(plan: PlanFile, today: dt.date) -> int:
 
 def training_week(plan: PlanFile, today: dt.date) -> int:
     """Weeks of training done at the profile's frequency (week 0: the first session, the
-    assessment). Weeks off do not count: three weeks trained and ten off is week 3, not 13."""
-    n = sessions_done(plan, today)
-    return 0 if n == 0 else (n - 1) // plan.profile.sessions_per_week + 1
+    assessment). Weeks off do not count: three weeks trained and ten off is week 4, not 13."""
+    return week_after(sessions_done(plan, today), plan.profile.sessions_per_week)
+
+
+def week_after(sessions: int, per_week: int) -> int:
+    """The training week of the next session after `sessions` sessions with sets."""
+    return 0 if sessions == 0 else (sessions - 1) // per_week + 1
 
 
 def phase_of(plan: PlanFile, week: int) -> PhaseName:
@@ -127,7 +131,7 @@ def replay(plan: PlanFile, ex: Exercise, until: dt.date) -> ExerciseState:
                     est, st.one_rm * (1 + MAX_RISE_PER_SESSION))
         work = working(s, ex.name)
         if work:
-            week = 0 if n == 0 else (n - 1) // plan.profile.sessions_per_week + 1
+            week = week_after(n, plan.profile.sessions_per_week)  # n counts this session
             early = phase_of(plan, week) in (PhaseName.ASSESSMENT, PhaseName.ADAPTATION)
             lo = (dose.reps_adaptation if early else dose.reps_progression)[0]
             load = max(x.load_kg for x in work)

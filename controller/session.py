@@ -255,8 +255,8 @@ class SessionRunner:
         self._replace_plan(plan)
 
     def _replace_plan(self, plan: PlanFile) -> None:
-        """Save and prescribe again: O(history) on this loop (bench/checkin_bench.py: 14 ms at
-        100 sessions, 115 ms at 1,000), so only while no link is open or no load can be on:
+        """Save and prescribe again: O(history) on this loop (bench/checkin_bench.py: 16 ms at
+        100 sessions, 133 ms at 1,000), so only while no link is open or no load can be on:
         before the session, after it, at a red flag, or between sessions."""
         self.plan = plan
         if self.save is not None:
@@ -784,11 +784,12 @@ class SessionRunner:
                     [r.mean_concentric_m_s for r in engine.combined.reps if r.full],
                     item.mvt_m_s or assessment.BENCH_MVT):
                 return "speed: about 2-3 reps left"
-            pos = batch.position_mm.mean(axis=1)
+            position, velocity = batch.position_mm, batch.velocity_m_s  # converted once
+            pos = position.mean(axis=1)
             why = self.supervisor.implausible(
-                float(np.abs(batch.velocity_m_s).max()), float(batch.position_mm.max()),
+                float(np.abs(velocity).max()), float(position.max()),
                 float(batch.tension_n.max()), value, moved_mm=float(pos.max() - pos.min()),
-                expected_mm=expected_travel_mm(batch))
+                expected_mm=expected_travel_mm(batch.t_us, velocity))
             if why is None and loop.time() > give_up_at:
                 why = "the set has not ended in the time it could take: stopping it"
             if why is not None:
@@ -898,17 +899,17 @@ class SessionRunner:
                       assessment=item.kind == "assessment", ended_by=r.ended_by)
 
 
-def expected_travel_mm(batch: Telemetry) -> float:
+def expected_travel_mm(t_us: np.ndarray, velocity_m_s: np.ndarray) -> float:
     """How far the velocities say the cable moved over a batch, compared with how far the
     position moved (its range: a turnaround inside the batch moves the cable both ways). A
     unit may report each sample's velocity over the interval before it or after it; at 25 Hz
     the two differ by a whole retract (a handle let go at the end of a set), so the smaller is
     taken: a stuck sensor, whose position does not move at all, disagrees with both."""
-    v = batch.velocity_m_s.mean(axis=1)
-    dt = np.diff(batch.t_us) / 1e6
-    if len(dt) == 0:
+    if len(t_us) < 2:
         return 0.0
-    forward, backward = float((v[:-1] * dt).sum()), float((v[1:] * dt).sum())
+    v = velocity_m_s.mean(axis=1)
+    dt = np.diff(t_us) / 1e6
+    forward, backward = float(v[:-1] @ dt), float(v[1:] @ dt)
     return 1000 * (forward if abs(forward) < abs(backward) else backward)
 
 

@@ -140,42 +140,30 @@ async def _person(kind: ProfileKind, index: int, seed: int, sc: Scenario,
             person.body.flare = 4.0 if sc.flare_week and week == sc.flare_week else 0.0
             if last_trained is not None:
                 person.body.rested((day - last_trained).days)
+            pause = pause_state(plan, day)
+            if pause is not None and (day - pause.date).days >= CLEARANCE_DAYS:
+                plan = record_clearance(plan, "simulated clinician", day, day)
+            io = PersonIO(person)
             runner = SessionRunner(
                 lambda: DeviceClient(url, telemetry_rate_hz=TELEMETRY_HZ,
-                                     telemetry_batch=TELEMETRY_BATCH,
-                                     heartbeat_hz=4),
-                plan, history, PersonIO(person), day, brief=person.brief, sleep=_rest)
+                                     telemetry_batch=TELEMETRY_BATCH, heartbeat_hz=4),
+                plan, history, io, day, brief=person.brief, sleep=_rest)
             rx = runner.rx
             row = SessionRow(day, week, rx.week, rx.phase.value, "paused")
-            if rx.status == "paused":
-                pause = pause_state(plan, day)
-                if pause is not None and (day - pause.date).days >= CLEARANCE_DAYS:
-                    plan = record_clearance(plan, "simulated clinician", day, day)
-                    runner = SessionRunner(
-                        lambda: DeviceClient(url, telemetry_rate_hz=TELEMETRY_HZ,
-                                             telemetry_batch=TELEMETRY_BATCH, heartbeat_hz=4),
-                        plan, history, PersonIO(person), day, brief=person.brief, sleep=_rest)
-                    rx = runner.rx
-                    row = SessionRow(day, week, rx.week, rx.phase.value, "paused")
-                else:
-                    rows.append(row)
-                    continue
             before = {i.exercise: i for i in rx.items}
             try:
                 result = await runner.run()
             except RestToday:
-                row.status = "rest"
-                row.asked = list(runner.io.asked)  # type: ignore[attr-defined]
+                row.status, row.asked, owed = "rest", io.asked, True
                 rows.append(row)
-                owed = True
                 continue
-            except ProgramPaused:
+            except ProgramPaused:  # not cleared yet: nothing loaded
                 rows.append(row)
                 continue
             plan = runner.plan
             row.status = result.status
             row.red_flag = result.red_flag.value if result.red_flag else None
-            row.asked = list(runner.io.asked)  # type: ignore[attr-defined]
+            row.asked = io.asked
             log = result.log
             row.pain = None if log is None else log.pain_during
             row.max_fraction = person.max_fraction

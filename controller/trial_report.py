@@ -9,7 +9,7 @@ and (with a gap) how soon the pre-gap load is back and whether pain rose.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,7 +54,7 @@ class ProfileSummary:
     late_rise: float | None = None  # weeks 21-24 over weeks 13-16 (24-week runs)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return asdict(self)
 
 
 def _errors(pairs: list[tuple[float, float]]) -> dict[str, float | None]:

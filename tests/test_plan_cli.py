@@ -89,6 +89,8 @@ def test_trial_with_a_flare_and_a_gap_shows_every_behaviour():
     calm = [r["pain"] for r in rows if r["week"] == 3]
     assert max(flare) > max(calm)
     after = [i for i, r in enumerate(rows) if r["week"] >= 7]
+    # Phases count training done: three weeks off do not move the training week on.
+    assert rows[after[0]]["training_week"] - rows[after[0] - 1]["training_week"] <= 1
     first, second = rules[after[0]], rules[after[1]]
     assert all(x == ["RECAL-1"] for x in first.values())  # a short recalibration first
     assert any("GAP-1" in x for x in second.values())  # then a lower restart

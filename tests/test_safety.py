@@ -125,3 +125,40 @@ class SupervisorMachine(RuleBasedStateMachine):
 
 
 TestSupervisorMachine = SupervisorMachine.TestCase
+
+
+def test_the_stuck_sensor_check_reads_25_hz_batches_right():
+    """At 25 Hz a batch spans a whole retract or a fast turnaround; a stuck sensor still
+    shows (the session compares the position's range with the velocities' travel)."""
+    import math
+
+    import numpy as np
+
+    from controller.session import expected_travel_mm
+    from firmware_bridge.messages import Telemetry, sample_dtype
+
+    def check(pos, vel):
+        rows = np.zeros(len(pos), dtype=sample_dtype(1))
+        rows["dt_us"] = np.arange(len(pos)) * 40_000
+        rows["cable"]["position_dmm"] = np.round(np.array(pos) * 10).astype(int)[:, None]
+        rows["cable"]["velocity_mm_s"] = np.round(np.array(vel) * 1000).astype(int)[:, None]
+        b = Telemetry(0, 1, rows)
+        p = b.position_mm.mean(axis=1)
+        return Supervisor(100.0).implausible(
+            float(abs(b.velocity_m_s).max()), float(p.max()), 100.0, 10.0,
+            moved_mm=float(p.max() - p.min()),
+            expected_mm=expected_travel_mm(b.t_us, b.velocity_m_s))
+
+    # The handles let go: one sample still carries the retract's speed, then the dock.
+    assert check([2.4, 0, 0, 0, 0, 0, 0], [-1.2, -0.061, 0, 0, 0, 0, 0]) is None
+    # A fast rep's top inside one batch: 0.3 s up, 0.4 s down (half-cosines, 500 mm).
+    t = np.arange(7) * 0.04
+    up = t < 0.3
+    pos = np.where(up, 250 * (1 - np.cos(math.pi * t / 0.3)),
+                   500 - 250 * (1 - np.cos(math.pi * (t - 0.3) / 0.4)))
+    vel = np.where(up, 0.25 * math.pi / 0.3 * np.sin(math.pi * t / 0.3),
+                   -0.25 * math.pi / 0.4 * np.sin(math.pi * (t - 0.3) / 0.4))
+    assert check(pos, vel) is None
+    # A stuck position with a moving velocity: both sums say 200 mm, the position nothing.
+    why = check([300.0] * 7, [0.9] * 7)
+    assert why is not None and "stuck sensor" in why
