@@ -9,9 +9,10 @@ flare and a gap of weeks.
 
 To make thousands of sessions affordable: the unit runs its control loop and telemetry at 25 Hz
 (a rate the protocol offers) a batch at a time, the client sends heartbeats at 4 Hz (the lease
-is 500 ms), rests between sets pass 10 times faster, with the person's recovery in them
-(the runner's rests go through its `sleep`), and the person lowers the handles briskly (the
-lifting speeds, which the estimates read, are unchanged). Everything else is a live session.
+is 500 ms), rests between sets pass 30 times faster, with the person's recovery in them
+(the runner's rests go through its `sleep`), the unit raises the load at 30 kg/s, and the
+person lowers the handles briskly (the lifting speeds, which the estimates read, are
+unchanged). Everything else is a live session.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from controller.sim_person import PersonIO, SimPerson
 WEEKDAYS = {2: (0, 3), 3: (0, 2, 4), 4: (0, 1, 3, 4), 5: (0, 1, 2, 3, 4)}
 TELEMETRY_HZ = 25
 TELEMETRY_BATCH = 7  # 280 ms a batch: under the 300 ms the session calls degraded
-REST_SCALE = 10.0  # rests between sets pass this much faster, the person's recovery with them
+REST_SCALE = 30.0  # rests between sets pass this much faster, the person's recovery with them
+RAMP_KG_S = 30.0  # the unit raises the load this fast (10 kg/s by default): less waiting
 CLEARANCE_DAYS = 7  # a clinician sees the person this long after a red flag
 
 
@@ -122,7 +124,8 @@ async def _person(kind: ProfileKind, index: int, seed: int, sc: Scenario,
     rng = random.Random(f"trial-{pseed}")
     days = WEEKDAYS[plan.profile.sessions_per_week]
     rows: list[SessionRow] = []
-    url = f"sim://?seed={pseed}&control_hz={TELEMETRY_HZ}&coarse=true&pickup=2"
+    url = (f"sim://?seed={pseed}&control_hz={TELEMETRY_HZ}&coarse=true&pickup=2"
+           f"&ramp_kg_s={RAMP_KG_S}")
     owed = False  # a missed session, made up on the next day
     last_trained: dt.date | None = None
     with History(folder / f"{kind.value}-{index}.sqlite") as history:

@@ -34,6 +34,7 @@ class SimOptions(BaseModel):
     stuck_sensor_at: Annotated[float, Field(gt=0)] | None = None
     control_hz: Annotated[int, Field(ge=25, le=1000)] = 100  # lower: cheaper, coarser
     coarse: bool = False  # tick a telemetry batch per wake-up (long trials)
+    ramp_kg_s: Annotated[float, Field(gt=0, le=100, multiple_of=0.5)] = 10.0  # load rising
     serial: Annotated[str, Field(pattern=r"^[ -~]{1,12}$")] = "HSSIM0000001"
 
     @field_validator("reps", mode="before")
@@ -56,7 +57,8 @@ class SimOptions(BaseModel):
                         first_pickup_s=self.pickup)
         config = UnitConfig(serial=self.serial, cables=self.cables,
                             max_load_half_kg=int(self.max_kg * 2), lease_ms=self.lease_ms,
-                            control_hz=self.control_hz, coarse=self.coarse)
+                            control_hz=self.control_hz, coarse=self.coarse,
+                            ramp_up_half_kg_per_s=round(self.ramp_kg_s * 2))
         faults = FaultPlan(drop_acks=self.drop_ack, drop_prob=self.drop,
                            corrupt_prob=self.corrupt, duplicate_prob=self.duplicate,
                            jitter_ms=self.jitter_ms, disconnect_at_s=self.disconnect_at,
