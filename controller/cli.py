@@ -104,24 +104,22 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None,
               callback=lambda c, p, v: finite(v, "--speed"),
               help="Time factor for the in-process simulator; 0 = as fast as possible.")
 def demo(device: str | None, seed: int, speed: float) -> None:
-    """Run a short workout end to end against a unit (the in-process simulator by default)."""
-    from controller.demo import DEMO_WORKOUT, run_workout, sim_url, summary_table
+    """Run a short session end to end against a unit (the in-process simulator by default)."""
+    from controller.demo import UnitLost, run_demo, summary_table
 
-    url = device or sim_url(seed)
+    url = device or f"sim://?seed={seed}"
     in_process = warpable(url)
     bind_session(new_session_id())
 
-    def say(line: str) -> None:
-        click.echo(line)
-
     async def main() -> None:
-        async with device_client(url) as dev:
-            assert dev.info is not None
-            say(f"unit {dev.info.serial} (firmware {dev.info.firmware_version}, "
-                f"{dev.info.cable_count} cable(s), max {dev.info.max_load_kg:.1f} kg) on {url}")
-            results = await run_workout(dev, DEMO_WORKOUT, say)
-        say("")
-        say(summary_table(results))
+        try:
+            run = await run_demo(url, seed, click.echo)
+        except UnitLost as e:
+            raise click.ClickException(str(e)) from None
+        click.echo("")
+        click.echo(summary_table(run.sets))
+        if run.status != "finished":  # stopped for safety: the lines above say why
+            raise click.ClickException(f"the session on {url} was {run.status}")
 
     _run(main, speed if in_process else 1.0)
 

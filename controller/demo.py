@@ -1,133 +1,144 @@
-"""`halfstep demo`: a short workout, end to end through the codec, against any unit.
+"""`halfstep demo`: a short session of seated row, end to end, against any unit.
 
-The load for each set is applied only once the lifter has taken up the handles, held through
-the final rep, and removed once the handles are released (the unit also deloads on release).
+The demo is a real session (controller/session.py `SessionRunner`: the same set loop, safety
+supervisor and telemetry watchdog as `halfstep run`) on a throwaway one-exercise plan and
+history in a temporary folder. The plan is a new athlete's first session, so the planner
+prescribes the submaximal ladder: a light first set (the warm-up) and heavier sets, each
+stopped with 2-3 reps in reserve, from which it estimates the 1RM. Every question is answered
+by the simulated person (controller/sim_person.py), who also lifts on the simulated unit.
+
+A lost unit ends the demo (the person does not resume): `UnitLost`, one line naming the unit.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import datetime as dt
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import structlog
+from controller.history import SetRecord
 
-from controller.handles import docked, wait_handles_up
-from controller.rep_report import rep_line
-from controller.reps import CableRepEngine, SetSummary
-from controller.safety import Supervisor
-from firmware_bridge.client import DeviceClient
-from firmware_bridge.transports.base import LinkClosed
-
-log = structlog.get_logger("controller.demo")
+EXERCISE = "seated row"
+FIRST_LOAD_KG = 10.0  # the ladder's first set: light, the warm-up
 
 
-@dataclass(frozen=True)
-class DemoSet:
-    exercise: str
-    load_kg: float
-    reps: int
-    rest_s: float
-    warmup: bool = False
+class UnitLost(Exception):
+    """The unit was lost during the demo: one line, which unit, where, how."""
 
 
-DEMO_WORKOUT: tuple[DemoSet, ...] = (
-    DemoSet("seated row", 10.0, 8, 60.0, warmup=True),
-    DemoSet("seated row", 17.5, 10, 60.0),
-    DemoSet("seated row", 17.5, 10, 60.0),
-    DemoSet("seated row", 17.5, 10, 0.0),
-)
+@dataclasses.dataclass
+class DemoRun:
+    sets: list[SetRecord] = dataclasses.field(default_factory=list)
+    unit: dict[str, Any] | None = None  # the unit event: url, serial, firmware, ...
+    clients: list[Any] = dataclasses.field(default_factory=list)  # every client opened
+    status: str | None = None  # the session's: finished, or stopped (for safety)
 
 
-@dataclass(frozen=True)
-class SetResult:
-    index: int
-    exercise: str
-    load_kg: float
-    target_reps: int
-    summary: SetSummary
+def demo_plan(today: dt.date) -> Any:
+    """A new athlete's plan with one exercise, starting today (the first session: a ladder)."""
+    from controller.models import ProfileKind
+    from controller.trial import default_exercises, default_plan
+
+    plan = default_plan(ProfileKind.ATHLETE, today, name="demo")
+    row = next(e for e in default_exercises(ProfileKind.ATHLETE) if e.name == EXERCISE)
+    program = plan.program.model_copy(
+        update={"exercises": [row.model_copy(update={"first_load_kg": FIRST_LOAD_KG})]})
+    return plan.model_copy(update={"program": program})
 
 
-def sim_url(seed: int, workout: tuple[DemoSet, ...] = DEMO_WORKOUT) -> str:
-    """The in-process simulated unit, its lifter briefed with the workout's reps and rest."""
-    reps = ",".join(str(s.reps) for s in workout)
-    rest = max(s.rest_s for s in workout)
-    return f"sim://?seed={seed}&reps={reps}&rest={rest:g}"
+class DemoIO:
+    """The runner's person: the simulated person answers (echoed like `--answers`), and does
+    not resume after a lost link (the demo ends there)."""
+
+    def __init__(self, say: Callable[[str], None], answer: Callable[[Any], Any]):
+        self._say = say
+        self._answer = answer
+
+    def say(self, line: str) -> None:
+        self._say(line)
+
+    async def ask(self, q: Any) -> Any:
+        from controller import questions
+
+        value = q.parse("no" if q.id == questions.RESUME else self._answer(q))
+        self._say(f"  {q.text}: {questions.show(value)}")
+        return value
 
 
-async def run_set(dev: DeviceClient, index: int, plan: DemoSet, say: Callable[[str], None],
-                  reference_mm: float | None = None) -> tuple[SetResult, float | None]:
-    """One set; returns its result and the reference range to carry to the next set."""
-    assert dev.info is not None
-    gate = Supervisor(dev.info.max_load_kg)  # the same gate as every other load change
-    load = plan.load_kg
-    engine = CableRepEngine(dev.info.cable_count, reference_mm=reference_mm)
-    async with contextlib.aclosing(dev.telemetry()) as stream:
-        try:
-            await wait_handles_up(stream.__anext__)
-        except StopAsyncIteration:
-            raise LinkClosed(f"{dev.url}: the link closed before set {index}") from None
-        gate.arm()  # the person took up the handles
-        gate.telemetry_age(dev.health.last_sample_age_s)
-        applied = await dev.set_load(gate.check(load, allowed_kg=load))
-        say(f"  load applied: {applied[0]:.1f} kg per cable")
-        async for batch in stream:
-            for rep in engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
-                                   batch.tension_n):
-                say(rep_line(rep, engine.combined.full_reps, plan.reps))
-                log.info("rep", exercise=plan.exercise, set_index=index,
-                         count=engine.combined.full_reps, rep_kind=rep.kind,
-                         mean_concentric_m_s=round(rep.mean_concentric_m_s, 3))
-            if engine.combined.ended_by is None and docked(batch):
-                for rep in engine.finish("handles released"):
-                    say(rep_line(rep, engine.combined.full_reps, plan.reps))
-            if engine.combined.ended_by is not None:
-                break
-        else:  # the telemetry ended: the link is gone (the unit deloads by itself)
-            gate.event("link_lost", f"the link closed during set {index} after "
-                       f"{engine.combined.full_reps} rep(s)", load_kg=load)
-            raise LinkClosed(f"{dev.url}: the link closed during set {index} after "
-                             f"{engine.combined.full_reps} rep(s)")
-    await dev.stop()
-    summary = engine.combined.summary()
-    log.info("set_done", exercise=plan.exercise, set_index=index, load_kg=load,
-             reps=summary.reps, partial_reps=summary.partial_reps, ended_by=summary.ended_by)
-    return SetResult(index, plan.exercise, load, plan.reps, summary), summary.reference_rom_mm
+async def run_demo(url: str, seed: int, say: Callable[[str], None],
+                   today: dt.date | None = None) -> DemoRun:
+    """The demo session on the unit at `url`; raises UnitLost if the unit is lost."""
+    from controller.events import EventBus
+    from controller.history import History
+    from controller.session import SessionRunner
+    from controller.sim_person import SimPerson
+    from firmware_bridge.client import CommandTimeout
+    from firmware_bridge.devices import device_client
+    from firmware_bridge.transports.base import LinkClosed
+
+    day = today or dt.date.today()
+    plan = demo_plan(day)
+    person = SimPerson(plan, seed)
+    run = DemoRun()
+    bus = EventBus()
+
+    def on_event(e: Any) -> None:
+        if e.kind == "unit":
+            if run.unit is None:
+                d = e.data
+                say(f"unit {d['serial']} (firmware {d['firmware']}, {d['cable_count']} "
+                    f"cable(s), max {d['max_kg']:.1f} kg) on {d['url']}")
+            run.unit = dict(e.data)
+        elif e.kind == "set":
+            names = {f.name for f in dataclasses.fields(SetRecord)} - {"reps"}
+            run.sets.append(SetRecord(**{k: v for k, v in e.data.items() if k in names}))
+
+    bus.subscribe(on_event, ("unit", "set"))
+
+    def connect() -> Any:
+        client = device_client(url)
+        run.clients.append(client)
+        return client
+
+    with tempfile.TemporaryDirectory(prefix="halfstep-demo-") as tmp:
+        with History(Path(tmp) / "demo.sqlite") as history:
+            runner = SessionRunner(connect, plan, history, DemoIO(say, person.answer), day,
+                                   brief=person.brief, bus=bus)
+            try:
+                result = await runner.run()
+            except (LinkClosed, CommandTimeout) as e:
+                raise UnitLost(_lost(url, run, e)) from None
+    run.status = result.status
+    return run
 
 
-async def run_workout(dev: DeviceClient, workout: tuple[DemoSet, ...],
-                      say: Callable[[str], None]) -> list[SetResult]:
-    results = []
-    references: dict[str, float | None] = {}
-    for i, plan in enumerate(workout, 1):
-        tag = " (warm-up)" if plan.warmup else ""
-        say(f"set {i}/{len(workout)}: {plan.exercise}{tag}, {plan.load_kg:.1f} kg x {plan.reps}"
-            " - take up the handles")
-        result, references[plan.exercise] = await run_set(
-            dev, i, plan, say, references.get(plan.exercise))
-        results.append(result)
-        s = result.summary
-        say(f"  set {i} done: {s.reps} reps ({s.ended_by})"
-            + (f"; rest {plan.rest_s:.0f} s" if plan.rest_s and i < len(workout) else ""))
-    return results
+def _lost(url: str, run: DemoRun, e: BaseException) -> str:
+    unit = f"unit {run.unit['serial']}" if run.unit else "the unit"
+    where = ""
+    if run.sets and (run.sets[-1].ended_by or "").startswith("link lost"):
+        s = run.sets[-1]
+        where = f" during set {s.set_index} of {s.exercise} after {s.full_reps} rep(s)"
+    return f"lost {unit} on {url}{where}: {e}; the unit deloads by itself"
 
 
 def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def summary_table(results: list[SetResult]) -> str:
+def summary_table(sets: list[SetRecord]) -> str:
     head = (f"{'set':>3}  {'exercise':<12} {'load kg':>7}  {'reps':>4}  {'partial':>7}  "
             f"{'mean conc. m/s':>14}  {'vel. loss':>9}  {'ROM cons.':>9}  {'TUT s':>5}")
     lines = [head, "-" * len(head)]
-    for r in results:
-        s = r.summary
+    for r in sets:
         lines.append(
-            f"{r.index:>3}  {r.exercise:<12} {r.load_kg:>7.1f}  {s.reps:>4}  "
-            f"{s.partial_reps:>7}  {_fmt(s.mean_concentric_m_s, '.2f'):>14}  "
-            f"{_fmt(s.velocity_loss, '.0%'):>9}  {_fmt(s.rom_consistency, '.0%'):>9}  "
-            f"{s.time_under_tension_s:>5.0f}")
-    total = sum(r.summary.reps for r in results)
-    volume = sum(r.summary.reps * r.load_kg for r in results)
+            f"{r.set_index:>3}  {r.exercise:<12} {r.load_kg:>7.1f}  {r.full_reps:>4}  "
+            f"{r.partial_reps:>7}  {_fmt(r.mean_concentric_m_s, '.2f'):>14}  "
+            f"{_fmt(r.velocity_loss, '.0%'):>9}  {_fmt(r.rom_consistency, '.0%'):>9}  "
+            f"{r.time_under_tension_s or 0:>5.0f}")
+    total = sum(r.full_reps for r in sets)
+    volume = sum(r.full_reps * r.load_kg for r in sets)
     lines.append(f"total: {total} reps, {volume:.0f} kg lifted per cable")
     return "\n".join(lines)

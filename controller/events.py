@@ -7,6 +7,8 @@ allowed to stop the set in progress.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Collection
@@ -15,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import structlog
+
+from controller.control_core import LoopSink
 
 log = structlog.get_logger("controller.events")
 
@@ -51,10 +55,13 @@ class EventBus:
         self.errors = 0
 
     def subscribe(self, fn: Subscriber, kinds: Collection[str] = KINDS) -> Callable[[], None]:
-        """Returns the function that unsubscribes."""
+        """Returns the function that unsubscribes. A subscriber is called on the loop it
+        subscribed from, whichever thread emits (the session runs on the control core's)."""
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown event kinds {sorted(unknown)}; allowed: {KINDS}")
+        with contextlib.suppress(RuntimeError):  # no loop running: called where emitted
+            fn = LoopSink(fn, asyncio.get_running_loop())
         entry = (fn, frozenset(kinds))
         self._subs.append(entry)
         return lambda: self._subs.remove(entry) if entry in self._subs else None

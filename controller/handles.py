@@ -31,3 +31,10 @@ async def wait_handles_up(next_batch: Callable[[], Awaitable[Telemetry]]) -> Non
         up_since = t if up_since is None else up_since
         if t - up_since >= HANDLES_UP_S:
             return
+
+
+async def wait_docked(next_batch: Callable[[], Awaitable[Telemetry]]) -> None:
+    """Return once the handles are back in the dock (after a STOP or a refused load, the
+    next set starts only from there: docked, taken up again, confirmed)."""
+    while not docked(await next_batch()):
+        pass

@@ -29,6 +29,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from controller import questions
+from controller.control_core import to_loop
 from controller.events import Event, jsonable
 from controller.panel_io import AnswerError, PersonIO
 from controller.plan_cli import load_plan
@@ -129,7 +130,10 @@ class Panel:
         self.last_rep: dict[str, Any] | None = None
         self._runner_app: web.AppRunner | None = None
         self._unsub: Any = None
-        io.on_change = self._broadcast  # prompts and lines said go to the open pages
+        # Prompts and lines said go to the open pages, on this loop whichever thread says them
+        # (the session runs on the control core's).
+        io.on_change = to_loop(self._broadcast)
+        self._progress_cache: tuple[tuple[int, int], bytes] | None = None
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -238,7 +242,8 @@ class Panel:
         if now < self.locked_until:
             return _error(429, f"too many wrong PINs: try again in "
                                f"{self.locked_until - now:.0f} s", field="pin")
-        if not pin_matches(body.pin, self.pin):
+        # scrypt is slow on purpose: hashed on a worker thread, this loop serves on meanwhile.
+        if not await asyncio.to_thread(pin_matches, body.pin, self.pin):
             self.failures += 1
             if self.failures >= MAX_TRIES:
                 self.failures, self.locked_until = 0, now + LOCKOUT_S
@@ -271,10 +276,22 @@ class Panel:
 
     async def _progress(self, request: web.Request) -> web.Response:
         try:
-            plan = load_plan(self.plan_path)
+            body = await asyncio.to_thread(self._progress_body)
         except Exception as e:  # a plan being rewritten at the end of a session
             return _error(503, f"the plan file cannot be read just now: {e}")
-        return web.json_response(progress(plan), dumps=_dumps)
+        return web.Response(body=body, content_type="application/json")
+
+    def _progress_body(self) -> bytes:
+        """On a worker thread (a long history takes a while to read and chart); computed again
+        only when the plan file has changed."""
+        st = self.plan_path.stat()
+        key = (st.st_mtime_ns, st.st_size)
+        cached = self._progress_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        body = _dumps(progress(load_plan(self.plan_path))).encode()
+        self._progress_cache = (key, body)
+        return body
 
     async def _unit(self, request: web.Request) -> web.Response:
         dev = self.runner.dev

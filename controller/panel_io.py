@@ -92,8 +92,12 @@ class PersonIO:
             raise AnswerError("that question is no longer asked", "an answer to the current "
                               "question (see /api/state)")
         parsed = p.parse(value)
-        if not p.future.done():
-            p.future.set_result(parsed)
+        fut = p.future
+        loop = fut.get_loop()
+        if _on(loop):
+            _settle(fut, parsed)
+        else:  # the panel's thread: the question waits on the control core's loop
+            loop.call_soon_threadsafe(_settle, fut, parsed)
         return parsed
 
     def given(self, q: Question) -> tuple[bool, Any]:
@@ -192,5 +196,21 @@ class PersonIO:
 
     def close(self) -> None:
         if self.prompt is not None and not self.prompt.future.done():
-            with contextlib.suppress(asyncio.InvalidStateError):
-                self.prompt.future.cancel()
+            fut = self.prompt.future
+            if _on(fut.get_loop()):
+                with contextlib.suppress(asyncio.InvalidStateError):
+                    fut.cancel()
+            else:
+                fut.get_loop().call_soon_threadsafe(fut.cancel)
+
+
+def _on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _settle(fut: asyncio.Future, value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)

@@ -1,31 +1,44 @@
 """Progress over weeks, from the plan file's history: what the panel's charts show.
 
 The estimated 1RM is the planner's own (replayed after each session), so the chart and the
-planner's decisions never disagree.
+planner's decisions never disagree. It is read from one replay per exercise that yields the
+state after each session (`replay_steps`), not one replay per session: linear in the history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Any
 
 from controller.models import PlanFile
-from controller.planner import pause_state, replay
+from controller.planner import pause_state
+from controller.replay import replay_steps
 
 
 def progress(plan: PlanFile) -> dict[str, Any]:
+    """The panel's charts: per exercise, each session's load, reps and the estimate at the end
+    of its day (what `replay(plan, ex, s.date + 1 day)` gives, the planner's own); pain and red
+    flags; sessions per week; the pause, if any."""
+    # replay(until=d + 1 day) folds the history up to the first session dated after d: that
+    # many sessions (a running maximum, so a history out of date order gives the same answer).
+    reach = list(accumulate((s.date for s in plan.history), max))
+    folded = [bisect_right(reach, s.date) for s in plan.history]
     exercises = []
     for ex in plan.program.exercises:
+        # The estimate after the first k sessions, k = 0..len(history), in one pass.
+        one_rm = [None, *(st.one_rm for st in replay_steps(plan, ex))]
         points = []
-        for s in plan.history:
+        for s, k in zip(plan.history, folded, strict=True):
             mine = [x for x in s.sets if x.exercise == ex.name]
             if not mine:
                 continue
             work = [x for x in mine if not x.assessment] or mine
-            st = replay(plan, ex, s.date + dt.timedelta(days=1))
+            rm = one_rm[k]
             points.append({"date": s.date.isoformat(), "load_kg": max(x.load_kg for x in work),
                            "reps": sum(x.full_reps for x in work),
-                           "one_rm_kg": None if st.one_rm is None else round(st.one_rm, 1)})
+                           "one_rm_kg": None if rm is None else round(rm, 1)})
         exercises.append({"name": ex.name, "points": points})
     # A red flag is shown as one, never as a pain number (a red-flagged session's pain is the
     # numbers given before the flag, if any).

@@ -7,6 +7,7 @@ Pure functions over the plan file, folded in date order; the planner decides fro
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,17 +100,30 @@ def working(s: SessionLog, name: str) -> list[SetLog]:
 
 def replay(plan: PlanFile, ex: Exercise, until: dt.date) -> ExerciseState:
     """Fold the history (sessions before `until`) into the state the next decision needs."""
+    st = ExerciseState()
+    for step in replay_steps(plan, ex, until):
+        st = step
+    return st
+
+
+def replay_steps(plan: PlanFile, ex: Exercise,
+                 until: dt.date | None = None) -> Iterator[ExerciseState]:
+    """The fold `replay` makes, yielding the state after each session of the history (before
+    `until`, if given): the estimate after every session in one pass, by the planner's own
+    formula (replaying the history once per session was quadratic). The same object is yielded
+    each time, updated in place: copy what is kept."""
     dose = DOSE[plan.profile.kind]
     mvt = mvt_for(ex)
     st = ExerciseState()
     n = 0
     for s in plan.history:
-        if s.date >= until:
+        if until is not None and s.date >= until:
             break
         if s.sets:
             n += 1
         mine = [x for x in s.sets if x.exercise == ex.name]
         if not mine:
+            yield st
             continue
         st.gap_days = (s.date - st.last_date).days if st.last_date else 0
         if st.gap_days >= GAP_DAYS:
@@ -162,7 +176,7 @@ def replay(plan: PlanFile, ex: Exercise, until: dt.date) -> ExerciseState:
                     st.one_rm = min(max(new, st.one_rm * (1 - MAX_DROP_PER_SESSION)),
                                     st.one_rm * (1 + MAX_RISE_PER_SESSION))
         st.last_date = s.date
-    return st
+        yield st
 
 
 def technique(sets: list[SetLog], velocity_loss_cap: float,

@@ -16,11 +16,11 @@ import click
 
 from controller.mqtt_cli import mqtt_url
 from controller.mqtt_config import MqttSettings
-from controller.panel import is_loopback
 from controller.plan_cli import FILE_OPTION, PlanProblem, load_plan, save_plan
 from controller.plan_cli import _date as plan_date
 from controller.validation import finite
 
+INTERRUPT_WAIT_S = 5.0  # Ctrl-C: STOP confirmed (about 1 s), the set and the plan saved
 DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
                          default=Path("halfstep.sqlite"), show_default=True,
                          help="The history database.")
@@ -67,6 +67,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         from controller.events import EventBus
         from controller.history import History
         from controller.logs import bind_session, new_session_id
+        from controller.panel import is_loopback  # aiohttp: imported only here, not for --help
         from controller.planner import next_session
         from controller.questions import AnswerBook, AnswerError
         from controller.session import ProgramPaused, RestToday, SessionRunner, paused_text
@@ -103,64 +104,87 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         bind_session(new_session_id())
 
         async def main() -> None:
-            from controller.mqtt_sink import MqttSink
-            from controller.panel import Panel
+            from controller.control_core import ControlCore, CoreRunner
             from controller.panel_io import PersonIO, StdinLines
 
             bus = EventBus()
-            with History(db_path) as history:
-                # Questions are answered at the terminal or on the panel, whichever first.
-                io = PersonIO(click.echo, StdinLines() if sys.stdin is not None else None,
-                              auto_pain, auto_yes, answers)
-                runner = SessionRunner(lambda: device_client(url), plan, history, io, day,
-                                       brief=brief, bus=bus, save=lambda p: save_plan(p, path))
-                async with contextlib.AsyncExitStack() as stack:
-                    if mqtt is not None:
-                        sink = await stack.enter_async_context(MqttSink(mqtt, bus, runner))
-                    board = None
-                    if not no_panel:
-                        board = Panel(runner, io, path, panel[0], panel[1], pin)
-                        try:
-                            click.echo(f"panel: {await board.start()}")
-                        except OSError as e:
-                            click.echo(f"panel not started ({e}); answer here instead", err=True)
-                            board = None
-                        else:
-                            stack.push_async_callback(board.stop)
-                            if not board.unlocked.is_set():
-                                click.echo("enter the PIN on the panel to start")
-                                await board.unlocked.wait()
-                    runner.publish_state()  # PAUSED, when it is, on MQTT and the panel
-                    if runner.rx.status == "paused":
-                        # Paused: the panel shows why and takes a clinician's all-clear for
-                        # --panel-linger seconds; without one nothing is loaded (exit 2).
-                        click.echo(paused_text(runner.rx) + " Waiting for the all-clear on "
-                                   "the panel.", err=True)
-                        await _until(lambda: runner.rx.status != "paused",
-                                     panel_linger * (speed if in_process else 1.0))
-                        if runner.rx.status == "paused":
-                            raise Refused(paused_text(runner.rx))
-                    try:
-                        result = await runner.run()  # saves the plan file as it goes
-                    except ProgramPaused as e:
-                        raise Refused(str(e)) from None
-                    except RestToday:
-                        click.echo("Resting today: nothing was loaded. The next session is "
-                                   "ready tomorrow or later.")
-                        return
-                    if board is not None and panel_linger:
-                        await asyncio.sleep(panel_linger * (speed if in_process else 1.0))
-                if mqtt is not None and (sink.stats.dropped_samples or
-                                         sink.stats.dropped_messages or sink.pending):
-                    click.echo(f"MQTT: {sink.stats.dropped_samples} samples dropped, "
-                               f"{sink.stats.dropped_messages + sink.pending} messages not "
-                               f"delivered ({mqtt.redacted()})", err=True)
-                click.echo(f"\nsession {result.session_id}: {result.status}, "
-                           f"{len(result.sets)} sets, "
-                           f"{sum(s.full_reps for s in result.sets)} reps; saved to {db_path} "
-                           f"and {path}")
+            # The session, the link and its heartbeats run on the control core's own thread
+            # and loop (warped with --speed for the in-process simulator); the panel, MQTT
+            # and the terminal stay here and reach it through `core` (design contract 12).
+            with ControlCore(speed if in_process else 1.0) as core:
+                history = await core.call(History, db_path)
+                try:
+                    # Questions are answered at the terminal or on the panel, whichever first;
+                    # typed lines are delivered to the core's loop, where questions wait.
+                    lines = (await core.call(StdinLines)) if sys.stdin is not None else None
+                    io = PersonIO(click.echo, lines, auto_pain, auto_yes, answers)
+                    runner = await core.call(lambda: SessionRunner(
+                        lambda: device_client(url), plan, history, io, day, brief=brief,
+                        bus=bus, save=lambda p: save_plan(p, path)))
+                    await _session(core, CoreRunner(runner, core), io, bus)
+                finally:
+                    await core.call(history.close)
 
-        run_async(main, speed if in_process else 1.0)
+        async def _session(core: Any, runner: Any, io: Any, bus: Any) -> None:
+            from controller.mqtt_sink import MqttSink
+            from controller.panel import Panel
+
+            async with contextlib.AsyncExitStack() as stack:
+                if mqtt is not None:
+                    sink = await stack.enter_async_context(MqttSink(mqtt, bus, runner))
+                board = None
+                if not no_panel:
+                    board = Panel(runner, io, path, panel[0], panel[1], pin)
+                    try:
+                        click.echo(f"panel: {await board.start()}")
+                    except OSError as e:
+                        click.echo(f"panel not started ({e}); answer here instead", err=True)
+                        board = None
+                    else:
+                        stack.push_async_callback(board.stop)
+                        if not board.unlocked.is_set():
+                            click.echo("enter the PIN on the panel to start")
+                            await board.unlocked.wait()
+                runner.publish_state()  # PAUSED, when it is, on MQTT and the panel
+                if runner.rx.status == "paused":
+                    # Paused: the panel shows why and takes a clinician's all-clear for
+                    # --panel-linger seconds; without one nothing is loaded (exit 2).
+                    click.echo(paused_text(runner.rx) + " Waiting for the all-clear on "
+                               "the panel.", err=True)
+                    await _until(lambda: runner.rx.status != "paused", panel_linger)
+                    if runner.rx.status == "paused":
+                        raise Refused(paused_text(runner.rx))
+                running = core.submit(runner._runner.run())  # saves the plan as it goes
+                try:
+                    result = await asyncio.shield(asyncio.wrap_future(running))
+                except ProgramPaused as e:
+                    raise Refused(str(e)) from None
+                except RestToday:
+                    click.echo("Resting today: nothing was loaded. The next session is "
+                               "ready tomorrow or later.")
+                    return
+                except asyncio.CancelledError:
+                    # Ctrl-C: STOP (confirmed within about a second), the set's reps kept,
+                    # the session recorded as interrupted and the plan updated; exit 130.
+                    core.submit(runner._runner.interrupt("Ctrl-C"))
+                    with contextlib.suppress(Exception):
+                        running.result(timeout=INTERRUPT_WAIT_S)
+                    click.echo("interrupted: the load is off; the sets done are saved",
+                               err=True)
+                    raise
+                if board is not None and panel_linger:
+                    await asyncio.sleep(panel_linger)
+            if mqtt is not None and (sink.stats.dropped_samples or
+                                     sink.stats.dropped_messages or sink.pending):
+                click.echo(f"MQTT: {sink.stats.dropped_samples} samples dropped, "
+                           f"{sink.stats.dropped_messages + sink.pending} messages not "
+                           f"delivered ({mqtt.redacted()})", err=True)
+            click.echo(f"\nsession {result.session_id}: {result.status}, "
+                       f"{len(result.sets)} sets, "
+                       f"{sum(s.full_reps for s in result.sets)} reps; saved to {db_path} "
+                       f"and {path}")
+
+        run_async(main, 1.0)
 
     @cli.group()
     def history() -> None:

@@ -24,7 +24,7 @@ import structlog
 from controller import assessment, questions, red_flags
 from controller.body_regions import hurt_regions, loaded_regions
 from controller.events import EventBus
-from controller.handles import docked, wait_handles_up
+from controller.handles import docked, wait_docked, wait_handles_up
 from controller.history import History, SetRecord, now
 from controller.models import CheckIn, PlanFile, RedFlag, SessionLog, SetLog
 from controller.plan_updates import (
@@ -37,13 +37,16 @@ from controller.planner import GRID, ExercisePlan, Prescription, next_session, p
 from controller.rep_report import rep_line
 from controller.reps import CableRepEngine, Rep
 from controller.safety import DEGRADED_S, Supervisor
-from firmware_bridge.client import CommandTimeout, DeviceClient, DeviceError
-from firmware_bridge.messages import Telemetry
+from firmware_bridge.client import CommandRejected, CommandTimeout, DeviceClient, DeviceError
+from firmware_bridge.messages import ErrorCode, Telemetry
 from firmware_bridge.transports.base import LinkClosed, LinkError
 
 log = structlog.get_logger("controller.session")
 
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+FRESH_S = 0.5  # samples older than this by the unit's clock never arm a set
+ARM_ATTEMPTS = 3  # loads refused as not ready (fresh HELLO between) before giving up
+INTERRUPT_STOP_S = 1.0  # Ctrl-C: how long STOP has to be confirmed
 
 
 class LinkLost(LinkClosed):
@@ -52,6 +55,10 @@ class LinkLost(LinkClosed):
 
 class SafetyStop(Exception):
     """The signal from the unit cannot be trusted: the session ends (the set is kept)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C: the session ends here, its sets kept and the plan updated."""
 
 
 class StopRequested(Exception):
@@ -155,6 +162,9 @@ class SessionRunner:
         self._upcoming: tuple[ExercisePlan, int, float] | None = None  # the next set
         self._chosen: dict[str, float] = {}  # loads chosen between sets, per exercise
         self._stop_from: str | None = None
+        self._need_dock = False  # after a STOP or a refused load: from the dock only
+        self._dock_after_us: int | None = None  # ...docked after this unit time
+        self._interrupted: str | None = None  # Ctrl-C: the session ends at its next step
         self._wake = asyncio.Event()
         self._q: asyncio.Queue | None = None
         self._stopping: asyncio.Future | None = None
@@ -298,6 +308,8 @@ class SessionRunner:
         question, raises RedFlagRaised."""
         if self._pending_flag is not None:
             raise self._pending_flag
+        if self._interrupted is not None:
+            raise Interrupted(self._interrupted)
         self.bus.emit("state", session=self.session_id or None,
                       **{**asdict(self.state), "question": q.id})
         try:
@@ -305,6 +317,8 @@ class SessionRunner:
         except asyncio.CancelledError:
             if self._pending_flag is not None and not _cancelling():
                 raise self._pending_flag from None
+            if self._interrupted is not None and not _cancelling():
+                raise Interrupted(self._interrupted) from None
             raise
         flag = answer.kind.value if isinstance(answer, questions.Flag) else None
         if self.session_id:
@@ -575,8 +589,9 @@ class SessionRunner:
         person at the unit before the next set."""
         self.supervisor.event("stop", f"STOP from {source}", source=source)
         self._stop_from = source
+        self._need_dock = True  # the load returns only from the dock, taken up again
+        self._dock_after_us = self.dev.last_unit_us if self.dev is not None else None
         self.supervisor.disarm(f"STOP from {source}", report=False)
-        self._wake.set()
         if self._q is not None:
             _put_latest(self._q, _STOP)
         if self.dev is None:
@@ -597,6 +612,8 @@ class SessionRunner:
     async def _go_on_after_stop(self) -> bool:
         if self._pending_flag is not None:
             raise self._pending_flag
+        if self._interrupted is not None:
+            raise Interrupted(self._interrupted)
         if self._stop_from is None:
             return True
         source, self._stop_from = self._stop_from, None
@@ -713,23 +730,43 @@ class SessionRunner:
                         reason=None, link=self.supervisor.link)
         ended_by = "handles released"
         try:
-            async with self._telemetry(dev) as q:
-                await wait_handles_up(lambda: self._next(q, dev))
-                if self._stop_from is not None:
-                    raise StopRequested
-                # A load chosen on a surface while this set was ready applies to it.
-                load = self._chosen.get(item.exercise, load)
-                self.supervisor.arm()  # the person took up the handles at the unit
-                value = self.supervisor.check(load, allowed_kg=self._next_range(item, load)[1])
-                loop = asyncio.get_running_loop()
-                give_up_at = loop.time() + max(180.0, target * 20.0)
-                await dev.set_load(value)
-                self.supervisor.applied_kg = value
-                if self._stop_from is not None:  # STOP came while the load was being set
-                    raise StopRequested
-                self._set_state(phase="set", applied_kg=value)
-                ended_by = await self._set_loop(dev, q, engine, item, k, value, target,
-                                                give_up_at)
+            for attempt in range(1, ARM_ATTEMPTS + 1):
+                dev = self.dev
+                assert dev is not None
+                why: Exception | None = None
+                async with self._telemetry(dev) as q:
+                    try:
+                        await self._take_up(q, dev)
+                    except LinkLost as e:  # the unit went quiet, nothing loaded: arm again
+                        if attempt == ARM_ATTEMPTS:
+                            raise
+                        why = e
+                    if why is None and self._stop_from is not None:
+                        raise StopRequested
+                    if why is None:
+                        # A load chosen on a surface while this set was ready applies to it.
+                        load = self._chosen.get(item.exercise, load)
+                        self.supervisor.arm()  # the person took up the handles at the unit
+                        value = self.supervisor.check(
+                            load, allowed_kg=self._next_range(item, load)[1])
+                        loop = asyncio.get_running_loop()
+                        give_up_at = loop.time() + max(180.0, target * 20.0)
+                        try:
+                            await dev.set_load(value)
+                        except CommandRejected as e:
+                            if e.error != ErrorCode.NOT_READY or attempt == ARM_ATTEMPTS:
+                                raise
+                            why = e
+                    if why is None:
+                        self.supervisor.applied_kg = value
+                        if self._stop_from is not None:  # STOP came while the load was set
+                            raise StopRequested
+                        self._set_state(phase="set", applied_kg=value)
+                        ended_by = await self._set_loop(dev, q, engine, item, k, value,
+                                                        target, give_up_at)
+                        break
+                assert why is not None
+                await self._rearm(why, item, k)
         except StopRequested:
             ended_by = f"stopped from {self._stop_from}"
             for rep in engine.finish(ended_by):
@@ -828,7 +865,11 @@ class SessionRunner:
         """The next batch; while none comes, the supervisor degrades, deloads, then gives up."""
         while True:
             try:
-                batch = await asyncio.wait_for(q.get(), DEGRADED_S)
+                if q.empty():  # asyncio.timeout: no task per batch (wait_for makes one)
+                    async with asyncio.timeout(DEGRADED_S):
+                        batch = await q.get()
+                else:
+                    batch = q.get_nowait()
             except TimeoutError:
                 state = self.supervisor.telemetry_age(dev.health.last_sample_age_s)
                 if state != "ok" and self.supervisor.applied_kg > 0:
@@ -881,6 +922,65 @@ class SessionRunner:
         self.supervisor.disarm("set finished", report=False)
         if self.state.applied_kg:
             self._set_state(applied_kg=0.0)
+
+    async def _take_up(self, q: asyncio.Queue, dev: DeviceClient) -> None:
+        """Wait for the person to take up the handles, on fresh samples only; after a STOP or
+        a refused load, from the dock: docked first, then taken up again."""
+        def fresh() -> Awaitable[Telemetry]:
+            return self._fresh_next(q, dev)
+
+        if self._need_dock:
+            since = self._dock_after_us
+            if dev.docked_at_us is None or (since is not None and dev.docked_at_us <= since):
+                self._set_state(reason="put the handles back in the dock, then take them up "
+                                       "again to go on")
+                await wait_docked(fresh)
+                self._set_state(reason=None)
+            self._need_dock = False
+        await wait_handles_up(fresh)
+
+    async def _fresh_next(self, q: asyncio.Queue, dev: DeviceClient) -> Telemetry:
+        """The next batch taken recently by the unit's clock: after a stall, the samples
+        queued meanwhile are history, and arming is never decided on them (contract 13)."""
+        stale = 0
+        while True:
+            batch = await self._next(q, dev)
+            age = dev.sample_age_s(batch)
+            if age is None or age <= FRESH_S:
+                if stale:
+                    log.warning("stale_samples_dropped", batches=stale, age_s=round(age or 0, 3))
+                return batch
+            stale += 1
+
+    async def _rearm(self, why: Exception, item: ExercisePlan, k: int) -> None:
+        """Before any load, the unit refused it as not ready, or went quiet (its lease ran out
+        while this controller was held up): a safety event, a fresh HELLO, and the person
+        arms again from the dock. A unit that cannot be reached is a lost link."""
+        refused = isinstance(why, CommandRejected)
+        self.supervisor.applied_kg = 0.0
+        self.supervisor.disarm(f"arming again: {why}", report=False)
+        self.supervisor.event("load_refused" if refused else "rearm",
+                              f"{why}: connecting again (HELLO); the person arms again from "
+                              "the dock", exercise=item.exercise, set_index=k)
+        self.io.say(f"  the unit was not ready for the load ({why}): connecting again; put "
+                    "the handles back, then take them up again")
+        await self._close()
+        try:
+            await self._open()
+        except (LinkError, CommandTimeout, OSError) as e:
+            raise LinkLost(f"the unit could not be reached again: {e}") from e
+        self._need_dock, self._dock_after_us = True, None  # a dock seen on the new link
+
+    async def interrupt(self, source: str) -> None:
+        """Ctrl-C: STOP now (confirmed within about a second), the set in progress ends with
+        its reps kept, and the session ends as interrupted at its next step (saved, the plan
+        updated)."""
+        self._interrupted = source
+        self._wake.set()
+        if getattr(self.io, "prompt", None) is not None:
+            self.io.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.stop(source), INTERRUPT_STOP_S)
 
     @staticmethod
     def _set_log(item: ExercisePlan, r: SetRecord) -> SetLog:

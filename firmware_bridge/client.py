@@ -34,6 +34,7 @@ from firmware_bridge.messages import (
     Message,
     Mode,
     Nack,
+    SampleStatus,
     SetLoad,
     SetMode,
     Status,
@@ -41,6 +42,7 @@ from firmware_bridge.messages import (
     Telemetry,
 )
 from firmware_bridge.transports.base import LinkClosed, Transport
+from firmware_bridge.unit_clock import UnitClock
 
 log = structlog.get_logger("firmware_bridge.client")
 
@@ -149,6 +151,10 @@ class DeviceClient:
         self._event_subs: list[_Subscriber] = []
         self._tasks: list[asyncio.Task] = []
         self._last_sample_at: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.unit_clock = UnitClock()
+        self.last_unit_us: int | None = None  # the newest sample's time, unit clock
+        self.docked_at_us: int | None = None  # the last sample with every handle docked
         self._last_device_seq: int | None = None
         self._closed: BaseException | None = None
         self._load_on = False
@@ -168,7 +174,7 @@ class DeviceClient:
         writer = wirelog.recorder(self.url)
         if writer is not None and not self.url.startswith("replay:"):
             self.transport = wirelog.RecordingTransport(self.transport, writer)
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._reader(), name="device-reader"))
         try:
             self.info = await self._handshake()
@@ -287,6 +293,14 @@ class DeviceClient:
         """The first batch from now on that satisfies `pred`, or CommandTimeout."""
         return await first_batch(self.telemetry(), pred, timeout_s, self.url)
 
+    def sample_age_s(self, batch: Telemetry) -> float | None:
+        """How old the newest sample of a batch is, by the unit's clock mapped onto the host's
+        (None before any telemetry): queued samples from before a stall show their age."""
+        if self._loop is None or not len(batch.samples):
+            return None
+        return self.unit_clock.age_s(batch.t0_us + int(batch.samples["dt_us"][-1]),
+                                     self._loop.time())
+
     @property
     def health(self) -> LinkHealth:
         h = self._health
@@ -294,8 +308,9 @@ class DeviceClient:
         h.bad_frames, h.skipped_bytes = st.bad_frames, st.skipped_bytes
         h.frames_received = st.frames
         h.telemetry_dropped = sum(s.dropped for s in self._telemetry_subs) + self._gone_dropped
-        if self._last_sample_at is not None:
-            h.last_sample_age_s = asyncio.get_running_loop().time() - self._last_sample_at
+        if self._last_sample_at is not None and self._loop is not None:
+            # The client's own loop: a surface on another thread (the panel) reads this too.
+            h.last_sample_age_s = self._loop.time() - self._last_sample_at
         return h
 
     # ---- internals --------------------------------------------------------------------------
@@ -390,7 +405,13 @@ class DeviceClient:
 
     def _dispatch(self, msg: Message, loop: asyncio.AbstractEventLoop) -> None:
         if isinstance(msg, Telemetry):
-            self._last_sample_at = loop.time()
+            self._last_sample_at = now = loop.time()
+            if len(msg.samples):
+                last = msg.samples[-1]
+                t_us = self.last_unit_us = msg.t0_us + int(last["dt_us"])
+                self.unit_clock.note(now, t_us)
+                if all(int(c["status"]) & SampleStatus.DOCKED for c in last["cable"]):
+                    self.docked_at_us = t_us
             self._publish(self._telemetry_subs, msg)
             rec = flight.recorder()
             if rec is not None:
@@ -416,6 +437,8 @@ class DeviceClient:
             self.log.info("device_event", event_code=name, cable=msg.cable, value=msg.value,
                           device_t_us=msg.t_us)
             self._publish(self._event_subs, msg)
+            if msg.code == EventCode.BOOT:
+                self.unit_clock.reset()
             if msg.code == EventCode.BOOT and self.info is not None and self._closed is None:
                 # The unit restarted under us: its lease and load are gone; so is this session.
                 self._closed = LinkClosed(f"{self.url}: the unit rebooted")

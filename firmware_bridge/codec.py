@@ -136,10 +136,22 @@ def _enc_telemetry(m: Telemetry) -> bytes:
     return TELEMETRY_HEADER.pack(m.t0_us, m.cable_count, len(samples)) + samples.tobytes()
 
 
+MAX_DEVICE_T_US = 1 << 62  # ~146,000 years of uptime: beyond it a clock is garbage, and
+# `t0_us + dt_us` would overflow the int64 the samples' times are computed in
+
+
+def _device_time(t_us: int, name: str) -> int:
+    if t_us >= MAX_DEVICE_T_US:
+        raise CodecError(f"{name}: device time {t_us} us is not a clock reading; allowed "
+                         f"below 2^62")
+    return t_us
+
+
 def _dec_telemetry(d: bytes) -> Telemetry:
     if len(d) < TELEMETRY_HEADER.size:
         raise CodecError(f"TELEMETRY: payload is {len(d)} bytes, too short for its header")
     t0, cables, count = TELEMETRY_HEADER.unpack_from(d)
+    _device_time(t0, "TELEMETRY")
     if not 1 <= cables <= MAX_CABLES:
         raise CodecError(f"TELEMETRY: cable count {cables}; allowed 1..{MAX_CABLES}")
     dt = sample_dtype(cables)
@@ -162,6 +174,7 @@ def _dec_status(d: bytes) -> Status:
     if len(d) < _STATUS_HEAD.size:
         raise CodecError(f"STATUS: payload is {len(d)} bytes, too short")
     t, state, faults, lease, n = _STATUS_HEAD.unpack_from(d)
+    _device_time(t, "STATUS")
     vals = _u16s(d[_STATUS_HEAD.size :], "STATUS")
     if len(vals) != 2 * n or not 1 <= n <= MAX_CABLES:
         raise CodecError(f"STATUS: {len(vals)} load values for {n} cables")
@@ -202,7 +215,9 @@ def _dec_nack(d: bytes) -> Nack:
 
 def _dec_event(d: bytes) -> Event:
     _expect(d, _EVENT.size, "EVENT")
-    return Event(*_EVENT.unpack(d))
+    ev = Event(*_EVENT.unpack(d))
+    _device_time(ev.t_us, "EVENT")
+    return ev
 
 
 def _dec_mode(d: bytes) -> SetMode:

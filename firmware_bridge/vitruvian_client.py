@@ -48,6 +48,8 @@ class VitruvianClient:
         self._gatt = asyncio.Lock()
         self._closed: BaseException | None = None
         self._last_sample_at: float | None = None
+        self.last_unit_us: int | None = None  # the newest sample (host-stamped)
+        self.docked_at_us: int | None = None
         self._health = LinkHealth()
         self.rep_count: v.RepCount | None = None
         self.target_reps: int | None = None
@@ -173,8 +175,12 @@ class VitruvianClient:
                 data = await self.client.read_gatt_char(v.SAMPLE_UUID)
             s = v.parse_sample(bytes(data))
             if s is not None:
-                self._last_sample_at = loop.time()
-                self._publish(self._batch(s, loop.time()))
+                self._last_sample_at = now = loop.time()
+                batch = self._batch(s, now)
+                self.last_unit_us = batch.t0_us
+                if (batch.status[-1] & SampleStatus.DOCKED).all():
+                    self.docked_at_us = batch.t0_us
+                self._publish(batch)
             await asyncio.sleep(max(0.0, period - (loop.time() - start)))
 
     @staticmethod
@@ -222,6 +228,11 @@ class VitruvianClient:
     async def wait_for_sample(self, pred: Callable[[Telemetry], bool],
                               timeout_s: float) -> Telemetry:
         return await first_batch(self.telemetry(), pred, timeout_s, self.url)
+
+    def sample_age_s(self, batch: Telemetry) -> float | None:
+        """This trainer's samples carry no clock of their own: they are stamped with the host's
+        (the loop's) time as they are read, so their age is the host's."""
+        return asyncio.get_running_loop().time() - batch.t0_us / 1e6
 
     @property
     def health(self) -> LinkHealth:

@@ -19,6 +19,8 @@ _MCV_TABLE = ((0.0, 1.70), (0.30, 1.32), (0.50, 0.95), (0.70, 0.62), (0.80, 0.47
               (1.00, 0.17))
 MIN_VELOCITY_M_S = 0.17  # minimum velocity threshold: below this a rep cannot be completed
 RECOVERY_TAU_S = 90.0  # fatigue recovers between sets with a 1-2 min time constant
+WAIT_PATIENCE_S = 8.0  # holding the handles with no load this long, a person puts them back
+REDOCK_S = 2.0  # ...and takes them up again this soon
 
 
 def mcv_at(fraction_1rm: float) -> float:
@@ -155,7 +157,14 @@ class Lifter:
             case Phase.WAIT_LOAD:
                 steady = abs(load_kg - self._last_load) <= 0.5 * dt + 1e-9
                 self._settle_t = self._settle_t + dt if (load_kg >= 0.25 and steady) else 0.0
-                if self._settle_t >= 0.6:
+                if load_kg < 0.25 and self._phase_t >= WAIT_PATIENCE_S:
+                    # No load for long: the handles go back to the dock for a moment (as a
+                    # person does when told to, after a STOP or a refused load).
+                    self.held = False
+                    self.velocity_m_s = 0.0
+                    self._go(Phase.DOCKED)
+                    self._timer = REDOCK_S
+                elif self._settle_t >= 0.6:
                     self._set_load = load_kg
                     self.reps_in_set = 0
                     self._start_rep(load_kg)

