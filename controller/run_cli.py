@@ -124,6 +124,11 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                     await _session(core, CoreRunner(runner, core), io, bus)
                 finally:
                     await core.call(history.close)
+                    if history.pending:  # the disk was full: kept beside the database
+                        click.echo(f"{history.pending} history record(s) not yet in {db_path}: "
+                                   f"kept in {history.journal_path}, written at the next start"
+                                   + (f"; {history.unsaved} could not be kept at all (disk "
+                                      "full)" if history.unsaved else ""), err=True)
 
         async def _session(core: Any, runner: Any, io: Any, bus: Any) -> None:
             from controller.mqtt_sink import MqttSink

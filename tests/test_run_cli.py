@@ -120,5 +120,41 @@ def test_kill_9_mid_session_keeps_every_finished_set(tmp_path):
         assert n == full_reps
     assert con.execute("SELECT status FROM sessions").fetchone()[0] == "running"
     con.close()
-    # The next program run opens it fine and lists the interrupted session.
-    assert "running" in run("history", "list", "--db", str(db)).stdout
+    # The next program run opens it fine and lists the killed session as interrupted.
+    listed = run("history", "list", "--db", str(db)).stdout
+    assert "stopped" in listed and "running" not in listed
+    shown = json.loads(run("history", "show", "1", "--db", str(db), "--json").stdout)
+    assert shown["notes"] == "interrupted"
+
+
+def test_ctrl_c_mid_set_stops_keeps_the_reps_updates_the_plan_and_exits_130(tmp_path):
+    """Ctrl-C in the middle of a set: STOP is sent and confirmed, the set is kept with the reps
+    done, the session is recorded as interrupted, plan.json has it (the next run does not
+    repeat it), exit 130."""
+    init(tmp_path)
+    db, plan = tmp_path / "h.sqlite", tmp_path / "plan.json"
+    proc = Background("run", "--file", str(plan), "--db", str(db), "--no-panel", "--speed",
+                      "10", "--pain", "2", "--yes", "--today", "2026-11-16")
+    try:
+        seen: list[str] = []
+        in_set_2 = reps = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and reps < 3:
+            line = proc.out.get(timeout=max(0.1, deadline - time.monotonic()))
+            seen.append(line)
+            in_set_2 = in_set_2 or line.strip().startswith("set 2:")
+            reps += bool(in_set_2 and re.match(r"\s+rep\s+\d+", line))
+        assert reps >= 3, "\n".join(seen[-20:])
+        proc.proc.send_signal(signal.SIGINT)
+        assert proc.proc.wait(30) == 130
+    finally:
+        proc.stop()
+    shown = json.loads(run("history", "show", "1", "--db", str(db), "--json").stdout)
+    assert shown["status"] == "stopped" and shown["notes"] == "interrupted"
+    last = shown["sets"][-1]
+    assert last["set_index"] == 2 and last["ended_by"] == "stopped from Ctrl-C"
+    assert last["full_reps"] >= 2
+    assert any(e["kind"] == "stop" and "Ctrl-C" in e["cause"] for e in shown["safety_events"])
+    saved = json.loads(plan.read_text())
+    assert len(saved["history"]) == 1 and saved["history"][0]["status"] == "stopped"
+    assert [s["full_reps"] for s in saved["history"][0]["sets"]][-1] == last["full_reps"]

@@ -195,7 +195,7 @@ def test_the_unit_deloads_within_lease_and_ramp_when_the_link_drops(tmp_path):
 def test_history_survives_and_migrates(tmp_path):
     db = tmp_path / "h.sqlite"
     with History(db) as h:
-        assert h.version == 2
+        assert h.version == 3
         sid = h.start_session(DAY, profile="pain", device_serial="X", firmware="1.0.0")
         h.record_checkin(sid, None, 3)
     con = sqlite3.connect(db)
@@ -356,7 +356,7 @@ def test_a_stalled_controller_never_arms_on_stale_samples_and_re_arms_after_not_
         finally:
             unit_core.submit(sim_cm.__aexit__(None, None, None)).result(10)
     assert result.status == "stopped: red flag"
-    first_after_stall = [t for t in sent if t >= stall["end"]][0]
+    first_after_stall = next(t for t in sent if t >= stall["end"])
     assert first_after_stall - stall["end"] >= 0.25  # fresh samples, not the queued ones
     with History(tmp_path / "h.sqlite") as h:
         events = h.session(result.session_id)["safety_events"]
