@@ -8,21 +8,36 @@ link (the bytes are the URL, or the reason). Bytes are stored as the transport s
 replay feeds the codec exactly what it saw. Files rotate at a size cap; the oldest go once the
 folder passes its cap. A truncated or corrupt file reads up to the damage, and says where it
 stopped.
+
+Recording never touches the link: records go on a bounded queue that a writer thread takes to
+the disk. A full disk, a read-only folder or a disk slower than the link drops records (counted:
+`dropped()`, and `dropped_before` in the next file's metadata) with one warning per writer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import bisect
+import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import re
 import struct
+import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import structlog
+
+log = structlog.get_logger("firmware_bridge.wirelog")
 
 MAGIC = b"HSWL"
 VERSION = 1
@@ -34,6 +49,11 @@ MAX_RECORD = 1 << 20
 FILE_CAP = 16 * 1024 * 1024
 FOLDER_CAP = 256 * 1024 * 1024
 SUFFIX = ".hswl"
+QUEUE_BYTES = 8 * 1024 * 1024  # records waiting for the disk; beyond this they are dropped
+ROUND_S = 0.2  # the writer thread takes what is queued this often (or at WAKE_BYTES, or flush)
+WAKE_BYTES = 64 * 1024
+CLOSE_TIMEOUT_S = 5.0  # how long closing waits for a slow disk
+RETRY_S = 5.0  # after a failed write or open, a new file is tried this often
 
 
 def state_dir() -> Path:
@@ -49,66 +69,355 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-class WireLogWriter:
-    """Appends records; rotates at `file_cap`, keeps the folder under `folder_cap`."""
+class BackgroundWriter:
+    """A bounded queue drained by one daemon thread that does the disk work (design contract 7).
+
+    The caller only appends to the queue: it never blocks on the disk and nothing is raised
+    into it. When the queue is full, or the disk refuses a write (ENOSPC, EROFS, any OSError),
+    the records are dropped and counted in `dropped`; the first failure is kept in `error` for
+    the owner to warn about once. `close()` writes what is queued (waiting at most `timeout`
+    seconds) and stops the thread; it is also called at interpreter exit."""
+
+    thread_name = "halfstep-writer"
+
+    def __init__(self, queue_bytes: int = QUEUE_BYTES):
+        self.queue_bytes = queue_bytes
+        self.dropped = 0  # records never written (queue full, or the disk failed them)
+        self.error: BaseException | None = None  # the first failure
+        self.queue_full = False  # records were dropped because the queue was full
+        self.warned = False
+        self._init_queue()
+        _LIVE.add(self)
+
+    def _init_queue(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._items: deque[Any] = deque()
+        self._pending = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    # ---- the caller's side ---------------------------------------------------------------------
+
+    def _put(self, item: Any, size: int) -> bool:
+        """Queue `item` (one record of `size` bytes); False if it was dropped instead."""
+        with self._lock:
+            if self._closed:
+                return False
+            if self._pending + size > self.queue_bytes:
+                self.dropped += 1
+                self.queue_full = True
+                return False
+            if self._thread is None:
+                self._start()  # if no thread can be started, this raises with nothing queued
+            self._items.append(item)
+            self._pending += size
+            if len(self._items) == 1 or (self._pending >= WAKE_BYTES > self._pending - size):
+                self._wake.notify()  # the first of a round, or a round's worth
+        return True
+
+    def _kick(self) -> None:
+        """Have the thread take what is queued now, not at its next round."""
+        with self._lock:
+            if self._items:
+                self._wake.notify()
+
+    def _start(self) -> None:
+        thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        thread.start()
+        self._thread = thread
+        atexit.register(self._at_exit)
+
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Write what is queued and stop; waits at most `timeout` s for a slow disk (what is
+        still queued then is counted as dropped). Idempotent, never raises."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+            self._wake.notify()
+        if thread is None:
+            self._guard(self._finish)
+            return
+        with contextlib.suppress(Exception):
+            atexit.unregister(self._at_exit)
+        if thread is threading.current_thread():
+            return
+        thread.join(timeout)
+        if thread.is_alive():  # the disk hangs: give up on what is still queued
+            with self._lock:
+                self.dropped += sum(self._count(i) for i in self._items)
+                self._items.clear()
+                self._pending = 0
+
+    def _at_exit(self) -> None:
+        self.close()
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's thread does not exist here and its lock may be held;
+        this copy goes inert (the parent writes its own records)."""
+        self._init_queue()
+        self._closed = True
+        self._forget()
+
+    # ---- the writer thread's side --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._items and not self._closed:
+                    self._wake.wait()
+                if not self._closed and self._pending < WAKE_BYTES:
+                    self._wake.wait(ROUND_S)  # a round: one wake-up and write, many records
+                batch = list(self._items)
+                self._items.clear()
+                self._pending = 0
+                done = self._closed and not batch
+            if done:
+                self._guard(self._finish)
+                return
+            try:
+                self._handle(batch)
+            except Exception as e:  # a bug must not end the thread (or reach the caller)
+                self._failed(e, sum(self._count(i) for i in batch))
+
+    def _guard(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as e:
+            self._failed(e, 0)
+
+    def _failed(self, e: BaseException | None, records: int) -> None:
+        """Count `records` as dropped; keep `e` if it is the first failure."""
+        with self._lock:
+            self.dropped += records
+            if self.error is None and e is not None:
+                self.error = e
+
+    # ---- what a kind of writer does ------------------------------------------------------------
+
+    def _handle(self, batch: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """On the writer thread after the last batch (or the caller's, if none ever came)."""
+
+    def _forget(self) -> None:
+        """Drop open files without writing (a forked child)."""
+
+    def _count(self, item: Any) -> int:
+        """How many records `item` is (markers are none)."""
+        return 1
+
+
+_LIVE: weakref.WeakSet[BackgroundWriter] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for w in list(_LIVE):
+        w._after_fork()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+class WireLogWriter(BackgroundWriter):
+    """Appends records; rotates at `file_cap`, keeps the folder under `folder_cap`.
+
+    `write` only queues: the files are opened, written, rotated and pruned by a writer thread,
+    so a slow or full disk never holds up (or raises into) the link. Records the disk refuses
+    (ENOSPC, EROFS, any OSError) or that find the queue full are dropped and counted in
+    `dropped`, and one warning is logged; after a failure a new file is tried every `RETRY_S`
+    seconds, its metadata saying how many records were dropped before it."""
+
+    thread_name = "halfstep-wirelog"
 
     def __init__(self, folder: Path, meta: dict[str, Any], *, file_cap: int = FILE_CAP,
-                 folder_cap: int = FOLDER_CAP):
+                 folder_cap: int = FOLDER_CAP, queue_bytes: int = QUEUE_BYTES):
+        super().__init__(queue_bytes)
         self.folder = folder
         self.meta = meta
         self.file_cap, self.folder_cap = file_cap, folder_cap
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.files: list[Path] = []
+        self.files: list[Path] = []  # the files written, in order (pruned ones included)
         self._f: BinaryIO | None = None
         self._size = 0
-        self._new_file()
+        self._retry_at = 0.0  # time.monotonic() from which a new file may be tried
 
     @property
-    def path(self) -> Path:
-        return self.files[-1]
+    def path(self) -> Path | None:
+        """The file being written (None before the first is open, or if none could be)."""
+        return self.files[-1] if self.files else None
+
+    # ---- the caller's side (the event loop) ----------------------------------------------------
+
+    def write(self, kind: int, data: bytes, at_us: int | None = None,
+              loop_us: int | None = None) -> None:
+        """Queue a record; never blocks on the disk, never raises."""
+        try:
+            wall = now_us() if at_us is None else at_us
+            data = bytes(data)
+            self._put((kind, wall, wall if loop_us is None else loop_us, data),
+                      RECORD.size + len(data))
+        except Exception as e:  # e.g. no thread could be started: the link goes on regardless
+            self._failed(e, 1)
+        if not self.warned and (self.error is not None or self.queue_full):
+            self._warn()
+
+    def flush(self) -> None:
+        """Have the writer thread write what is queued now (it does anyway within `ROUND_S`);
+        does not wait for it."""
+        self._kick()
+        if not self.warned and (self.error is not None or self.queue_full):
+            self._warn()
+
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Write what is queued, close the file; never raises."""
+        closed = self._closed
+        super().close(timeout)
+        if closed:
+            return
+        if not self.warned and (self.error is not None or self.queue_full):
+            self._warn()
+        if self.dropped:
+            with contextlib.suppress(Exception):
+                log.info("wire_log_dropped", folder=str(self.folder), records=self.dropped,
+                         first_error=describe_error(self.error))
+
+    def _warn(self) -> None:
+        """Once per writer: on stderr and in the JSON log, never raised."""
+        self.warned = True
+        with contextlib.suppress(Exception):
+            if self.error is not None:
+                log.warning("wire_log_write_failed", folder=str(self.folder),
+                            error=describe_error(self.error), dropped=self.dropped,
+                            action="wire-log records are dropped (and counted) until the disk "
+                                   "takes writes again; the link goes on")
+            else:
+                log.warning("wire_log_behind", folder=str(self.folder), dropped=self.dropped,
+                            action="the disk is slower than the link: wire-log records are "
+                                   "dropped (and counted); the link goes on")
+
+    # ---- the writer thread's side --------------------------------------------------------------
+
+    def _handle(self, batch: list[tuple[int, int, int, bytes]]) -> None:
+        buf = bytearray()
+        ends: list[int] = []
+        for kind, wall, loop_us, data in batch:
+            n = RECORD.size + len(data)
+            if self._f is not None and self._size + n > self.file_cap:
+                self._write_out(buf, ends)
+                buf, ends = bytearray(), []
+                self._close_file()
+            if self._f is None and not self._open_next():
+                self._failed(None, 1)
+                continue
+            buf += RECORD.pack(kind, wall, loop_us, len(data))
+            buf += data
+            ends.append(len(buf))
+            self._size += n
+        self._write_out(buf, ends)
+
+    def _write_out(self, buf: bytearray, ends: list[int]) -> None:
+        if not ends:
+            return
+        if self._f is None:
+            self._failed(None, len(ends))
+            return
+        err, done = write_all(self._f, buf)
+        if err is not None:
+            self._failed(err, len(ends) - bisect.bisect_right(ends, done))
+            self._close_file()  # its tail may be a partial record: the next file starts clean
+            self._retry_at = time.monotonic() + RETRY_S
+
+    def _open_next(self) -> bool:
+        if time.monotonic() < self._retry_at:
+            return False
+        try:
+            self._new_file()
+        except OSError as e:
+            self._failed(e, 0)
+            self._retry_at = time.monotonic() + RETRY_S
+            return False
+        return True
 
     def _new_file(self) -> None:
-        if self._f is not None:
-            self._f.close()
+        self._close_file()
+        self.folder.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(self.meta.get("link", "link")))[:40]
         path = self.folder / f"{stamp}-{name}{SUFFIX}"
-        meta = json.dumps({**self.meta, "part": len(self.files) + 1}).encode()
-        self._f = open(path, "wb", buffering=64 * 1024)
-        self._f.write(HEAD.pack(MAGIC, VERSION, len(meta)) + meta)
-        self._size = HEAD.size + len(meta)
+        meta_d = {**self.meta, "part": len(self.files) + 1}
+        if self.dropped:
+            meta_d["dropped_before"] = self.dropped  # records lost before this file began
+        meta = json.dumps(meta_d).encode()
+        head = HEAD.pack(MAGIC, VERSION, len(meta)) + meta
+        f = open(path, "wb", buffering=0)
+        err, _ = write_all(f, head)
+        if err is not None:
+            with contextlib.suppress(OSError):
+                f.close()
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)  # a headless file is no wire log
+            raise err
+        self._f = f
+        self._size = len(head)
         self.files.append(path)
         self._prune()
 
     def _prune(self) -> None:
-        logs = sorted(self.folder.glob(f"*{SUFFIX}"))  # names start with the time
-        total = sum(p.stat().st_size for p in logs)
+        try:
+            logs = sorted(self.folder.glob(f"*{SUFFIX}"))  # names start with the time
+            sizes = {}
+            for p in logs:
+                with contextlib.suppress(OSError):
+                    sizes[p] = p.stat().st_size
+        except OSError:
+            return
+        total = sum(sizes.values())
         for p in logs:
             if total <= self.folder_cap or p == self.files[-1]:
                 break
-            total -= p.stat().st_size
-            p.unlink(missing_ok=True)
+            total -= sizes.get(p, 0)
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
 
-    def write(self, kind: int, data: bytes, at_us: int | None = None,
-              loop_us: int | None = None) -> None:
-        if self._f is None:
-            return
-        if self._size + RECORD.size + len(data) > self.file_cap:
-            self._new_file()
-        assert self._f is not None
-        wall = now_us() if at_us is None else at_us
-        self._f.write(RECORD.pack(kind, wall, wall if loop_us is None else loop_us, len(data)))
-        self._f.write(data)
-        self._size += RECORD.size + len(data)
+    def _close_file(self) -> None:
+        f, self._f = self._f, None
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
 
-    def flush(self) -> None:
-        if self._f is not None:
-            self._f.flush()
+    def _finish(self) -> None:
+        self._close_file()
 
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+    def _forget(self) -> None:
+        self._f = None
+
+
+def write_all(f: BinaryIO, data: bytes | bytearray) -> tuple[OSError | None, int]:
+    """Write `data` to the unbuffered `f`, short writes continued: the error if one stopped
+    it, and how many bytes went."""
+    view = memoryview(data)
+    done = 0
+    try:
+        while done < len(data):
+            n = f.write(view[done:])
+            if not n:
+                raise OSError(errno.EIO, "the file took no bytes")
+            done += n
+    except OSError as e:
+        return e, done
+    return None, done
+
+
+def describe_error(e: BaseException | None) -> str | None:
+    """`ENOSPC: No space left on device`, for a warning a person reads."""
+    if e is None:
+        return None
+    if isinstance(e, OSError) and e.errno in errno.errorcode:
+        return f"{errno.errorcode[e.errno]}: {e.strerror or e}"
+    return f"{type(e).__name__}: {e}"
 
 
 @dataclass
@@ -184,14 +493,23 @@ def segments(log: WireLog) -> Iterator[list[Record]]:
 
 _writer: WireLogWriter | None = None
 _folder: Path | None = None
+_dropped_before = 0  # records dropped by the writers closed so far
 
 
 def enable(folder: Path | None) -> None:
-    """Record every link this process opens into `folder` (None: stop recording)."""
-    global _folder, _writer
+    """Record every link this process opens into `folder` (None: stop recording). The writer
+    in use, if any, writes what it has queued and closes."""
+    global _folder, _writer, _dropped_before
     if _writer is not None:
         _writer.close()
+        _dropped_before += _writer.dropped
     _folder, _writer = folder, None
+
+
+def dropped() -> int:
+    """Wire-log records this process dropped (full disk, read-only folder, a disk slower than
+    the link): what a support engineer asks first about a wire log with gaps."""
+    return _dropped_before + (_writer.dropped if _writer is not None else 0)
 
 
 def recorder(link: str) -> WireLogWriter | None:
@@ -203,18 +521,19 @@ def recorder(link: str) -> WireLogWriter | None:
         from firmware_bridge import version
 
         _writer = WireLogWriter(_folder, {"link": link, "halfstep": version(),
-                                          "started": dt.datetime.now(dt.UTC).isoformat()})
+                                          "started": dt.datetime.now(dt.UTC).isoformat()},
+                                file_cap=FILE_CAP, folder_cap=FOLDER_CAP)
     return _writer
 
 
 class RecordingTransport:
-    """A transport that writes what crosses it to a wire log, and is otherwise the same."""
+    """A transport that writes what crosses it to a wire log, and is otherwise the same: the
+    writer only queues, and whatever the disk does is never raised here (the link goes on)."""
 
     def __init__(self, inner: Any, writer: WireLogWriter):
         self.inner = inner
         self.url = inner.url
         self.writer = writer
-        self._flushed = time.monotonic()
         self._ended = False
         writer.write(OPEN, inner.url.encode(), loop_us=_loop_us())
 
@@ -230,9 +549,6 @@ class RecordingTransport:
             self.writer.flush()
             raise
         self.writer.write(RX, data, loop_us=_loop_us())
-        if time.monotonic() - self._flushed > 1.0:
-            self.writer.flush()
-            self._flushed = time.monotonic()
         return data
 
     async def send(self, data: bytes) -> None:
