@@ -372,6 +372,11 @@ def test_the_panel_refuses_foreign_pages_and_bad_input(tmp_path):
         assert status == 403 and "only the panel's own page" in body["error"]
         status, body, _ = request(url + "api/next-load", {"kg": "heavy"})
         assert status == 400 and body["field"] == "kg"
+        # The session runs on its own thread: in the rest before set 2, a load is checked.
+        deadline = time.monotonic() + 60
+        while request(url + "api/state")[1]["state"]["phase"] != "rest":
+            assert time.monotonic() < deadline, "no set came up"
+            time.sleep(0.05)
         status, body, _ = request(url + "api/next-load", {"kg": 12.3})
         assert status == 409 and "nearest valid loads are 12.0 kg and 12.5 kg" in body["error"]
         status, body, _ = request(url + "api/next-load", {"kg": 50})
@@ -381,7 +386,7 @@ def test_the_panel_refuses_foreign_pages_and_bad_input(tmp_path):
         status, body, _ = request(url + "api/answer", {"prompt": 1, "value": 3, "x": 1})
         assert status == 400 and body["field"] == "x"
         status, body, _ = request(url + "api/state")
-        assert status == 200 and body["state"]["phase"] in ("idle", "armed", "set")
+        assert status == 200 and body["state"]["phase"] in ("idle", "armed", "set", "rest")
     finally:
         proc.stop()
 
