@@ -222,3 +222,30 @@ def test_decode_payload_names_the_problem():
         decode_payload(0x7E, b"")
     with pytest.raises(CodecError, match="TELEMETRY"):
         decode_payload(0x83, b"\x00" * 10 + b"\x01")
+
+
+def test_a_device_time_no_clock_can_read_is_a_bad_frame_not_a_crash():
+    """A unit sending t0_us >= 2^63 crashed `halfstep run` (int64 overflow when the samples'
+    times were computed): such frames are rejected and counted; the stream goes on."""
+    import struct
+
+    from firmware_bridge.codec import MAX_DEVICE_T_US, TELEMETRY_HEADER
+    from firmware_bridge.messages import EventCode, Telemetry, sample_dtype
+
+    def raw(typ: int, payload: bytes) -> bytes:
+        n = len(payload)
+        body = bytes([n, n ^ 0xFF, typ, 0]) + payload
+        return bytes([SOF]) + body + crc16(body).to_bytes(2, "little")
+
+    good = Telemetry(1_000, 1, np.zeros(2, sample_dtype(1)))
+    typ = encode(good, 0)[3]
+    samples = np.zeros(2, sample_dtype(1)).tobytes()
+    dec = FrameDecoder()
+    out = dec.feed(raw(typ, TELEMETRY_HEADER.pack(2**63, 1, 2) + samples)
+                   + raw(typ, TELEMETRY_HEADER.pack(MAX_DEVICE_T_US, 1, 2) + samples)
+                   + raw(encode(Event(0, EventCode.BOOT), 0)[3],
+                         struct.pack("<QBBH", 2**64 - 1, EventCode.BOOT, 0xFF, 0))
+                   + encode(good, 7))
+    assert [f.msg.t0_us for f in out] == [1_000]
+    assert dec.stats.bad_payload == 3
+    assert int(out[0].msg.t_us[-1]) == 1_000
