@@ -19,7 +19,7 @@ _MCV_TABLE = ((0.0, 1.70), (0.30, 1.32), (0.50, 0.95), (0.70, 0.62), (0.80, 0.47
               (1.00, 0.17))
 MIN_VELOCITY_M_S = 0.17  # minimum velocity threshold: below this a rep cannot be completed
 RECOVERY_TAU_S = 90.0  # fatigue recovers between sets with a 1-2 min time constant
-WAIT_PATIENCE_S = 8.0  # holding the handles with no load this long, a person puts them back
+WAIT_PATIENCE_S = 15.0  # holding the handles with no load this long, a person puts them back
 REDOCK_S = 2.0  # ...and takes them up again this soon
 
 

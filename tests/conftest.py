@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -88,6 +90,42 @@ async def sim(request: pytest.FixtureRequest) -> AsyncIterator[SimHandle]:
     opts = getattr(request, "param_options", {})
     async with running_sim(request.param, **opts) as handle:
         yield handle
+
+
+HOGS = 2  # busy processes: as many as the cores of a small CI machine
+
+
+def _die_with_parent() -> None:
+    """In a hog, before it starts: SIGKILL it if pytest itself dies (killed, timed out) without
+    running the fixture's teardown (Linux; elsewhere the teardown alone)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@pytest.fixture
+def cpu_hogs() -> Iterator[list[subprocess.Popen]]:
+    """Two processes spinning on the CPU for the length of the test (issue 15 item 8: green on a
+    quiet machine is not green). Processes, not threads: they compete with every thread of the
+    test, its event loops and the halfstep processes it starts. Killed (and reaped) at teardown
+    whatever the outcome; a hog that died during the test is an error: the test did not run
+    under load."""
+    procs: list[subprocess.Popen] = []
+    try:
+        for _ in range(HOGS):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None))
+        yield procs
+        died = [p.returncode for p in procs if p.poll() is not None]
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+    assert not died, f"a CPU hog exited during the test (codes {died}): not run under load"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
