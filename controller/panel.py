@@ -15,10 +15,12 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import multiprocessing
 import secrets
 import socket
 import time
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -134,6 +136,7 @@ class Panel:
         # (the session runs on the control core's).
         io.on_change = to_loop(self._broadcast)
         self._progress_cache: tuple[tuple[int, int], bytes] | None = None
+        self._pool: ProcessPoolExecutor | None = None  # progress charts, off this process
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -162,6 +165,8 @@ class Panel:
         return f"http://{self.host}:{self.port}/"
 
     async def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         if self._unsub is not None:
             self._unsub()
         for q in list(self.pages):
@@ -276,20 +281,24 @@ class Panel:
 
     async def _progress(self, request: web.Request) -> web.Response:
         try:
-            body = await asyncio.to_thread(self._progress_body)
+            body = await self._progress_body()
         except Exception as e:  # a plan being rewritten at the end of a session
             return _error(503, f"the plan file cannot be read just now: {e}")
         return web.Response(body=body, content_type="application/json")
 
-    def _progress_body(self) -> bytes:
-        """On a worker thread (a long history takes a while to read and chart); computed again
-        only when the plan file has changed."""
+    async def _progress_body(self) -> bytes:
+        """Computed again only when the plan file has changed, in a worker process: reading
+        and charting a long history holds the interpreter (and makes garbage) for a while,
+        which a thread of this process would share with the control core."""
         st = self.plan_path.stat()
         key = (st.st_mtime_ns, st.st_size)
         cached = self._progress_cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        body = _dumps(progress(load_plan(self.plan_path))).encode()
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        body = await asyncio.get_running_loop().run_in_executor(
+            self._pool, progress_body, str(self.plan_path))
         self._progress_cache = (key, body)
         return body
 
@@ -436,6 +445,12 @@ def _put(q: asyncio.Queue[str], msg: str) -> None:
     if q.full():
         q.get_nowait()
     q.put_nowait(msg)
+
+
+def progress_body(plan_path: str) -> bytes:
+    """/api/progress's body for the plan file at `plan_path` (run in the panel's worker
+    process)."""
+    return _dumps(progress(load_plan(Path(plan_path)))).encode()
 
 
 def _dumps(v: Any) -> str:
