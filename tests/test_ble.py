@@ -28,7 +28,10 @@ async def test_the_gatt_profile_as_bleak_sees_it():
         assert client.mtu_size == PREFERRED_MTU  # any frame (<= 244 bytes) fits one write
         assert dev.info.serial == "HSSIM0000001"
         n0 = dev.transport.notifications
-        await asyncio.sleep(0.5)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 20
+        while dev.transport.notifications - n0 < 4 and loop.time() < end:
+            await asyncio.sleep(0.02)
         assert dev.transport.notifications - n0 >= 4  # 100 Hz in 10-sample notifications
 
 

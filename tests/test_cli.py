@@ -2,13 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import signal
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+from firmware_bridge.client import DeviceClient
+from firmware_bridge.codec import FrameDecoder
+from firmware_bridge.messages import SampleStatus, Telemetry
+from firmware_bridge.wirelog import RX, read_wire_log
 from tests.procs import Background, run
+
+HELD = int(SampleStatus.HANDLE_HELD)
+
+
+def held(batch: Telemetry) -> np.ndarray:
+    """Per sample: every cable out of the dock, under tension and above 50 mm."""
+    return ((batch.status & HELD) != 0).all(axis=1) & (batch.position_mm > 50).all(axis=1)
+
+
+def until_handles_taken_up(url: str, timeout: float = 40) -> None:
+    """Watch the unit's telemetry (as a host that asks for no load) until the simulated lifter
+    takes up the handles: a sample without them held, then one with. A fresh pickup, so the
+    lifter keeps them up (with no load) for sim/lifter.py's WAIT_PATIENCE_S from now."""
+
+    async def watch() -> None:
+        async with asyncio.timeout(timeout), DeviceClient(url) as dev, \
+                contextlib.aclosing(dev.telemetry()) as stream:
+            seen_down = False
+            async for batch in stream:
+                for up in held(batch):
+                    if not up:
+                        seen_down = True
+                    elif seen_down:
+                        return
+
+    asyncio.run(watch())
+
+
+def until_host_sees_load(wire: Path, kg: float, timeout: float = 30) -> None:
+    """Read the host process's wire log (written as it goes) until the unit's telemetry shows
+    `kg` applied on every cable with the handles held."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for path in sorted(wire.glob("*.hswl")):
+            dec = FrameDecoder()
+            for rec in read_wire_log(path).records:
+                if rec.kind != RX:
+                    continue
+                for frame in dec.feed(rec.data):
+                    m = frame.msg
+                    if isinstance(m, Telemetry) and (
+                            held(m) & (m.load_kg == kg).all(axis=1)).any():
+                        return
+        time.sleep(0.05)
+    raise AssertionError(f"the host never saw {kg} kg applied with the handles held")
 
 
 @pytest.fixture
@@ -63,7 +116,7 @@ def test_sim_serve_fault_flags(tmp_path):
 
 def test_set_load_and_stop_over_a_real_pty(pty_sim):
     sim, url = pty_sim
-    time.sleep(2.0)  # the simulated lifter takes up the handles
+    until_handles_taken_up(url)
     res = run("device", "set-load", "12.5", "--device", url, "--hold", "1")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == {"applied_kg_per_cable": [12.5]}
@@ -114,15 +167,17 @@ def test_demo_is_reproducible_and_summarises_every_set():
     assert c.returncode == 0 and c.stdout != a.stdout
 
 
-def test_unit_deloads_when_the_host_process_dies_mid_set():
+def test_unit_deloads_when_the_host_process_dies_mid_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("HALFSTEP_STATE_DIR", str(tmp_path))  # the host's wire log goes here
     sim = Background("sim", "serve", "--tcp", "127.0.0.1:0", "--seed", "3", "--reps", "30")
     host = None
     try:
         url = sim.first_line()
-        time.sleep(2.0)  # the lifter takes the handles
+        until_handles_taken_up(url)
+        sim.wait_log("link_closed")  # the watching host's: not to be taken for the one below
         host = Background("device", "set-load", "20", "--device", url, "--hold", "60")
         sim.wait_log("load_target", target_kg=[20.0])
-        time.sleep(2.5)  # load on, reps under way
+        until_host_sees_load(tmp_path / "wire", 20.0)  # load on, reps under way
         host.proc.send_signal(signal.SIGKILL)
         closed = sim.wait_log("link_closed")
         expired = sim.wait_log("lease_expired")

@@ -145,12 +145,15 @@ async def test_unit_deloads_when_host_goes_silent(kind):
         assert took <= 0.5 + 20 / 30 + 0.3
         assert unit.state == DeviceState.LEASE_LOST
         frames = []
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(0.3):
-                while True:
-                    frames += dec.feed(await link.read())
+
+        def codes() -> list[int]:
+            return [f.msg.code for f in frames if hasattr(f.msg, "code")]
+
+        async with asyncio.timeout(10):  # both events are sent by now: read until they are in
+            while not {EventCode.LEASE_EXPIRED, EventCode.DELOADED} <= set(codes()):
+                frames += dec.feed(await link.read())
         await link.close()
-    codes = [f.msg.code for f in frames if hasattr(f.msg, "code")]
+    codes = codes()
     assert EventCode.LEASE_EXPIRED in codes
     assert EventCode.DELOADED in codes
 
@@ -159,10 +162,23 @@ async def test_set_load_refused_after_lease_lost_until_hello():
     async with running_sim("memory") as sim:
         dev = DeviceClient(sim.link)
         await dev.__aenter__()
+        unit = sim.unit
+        lost_at: list[int] = []
+        log = unit.log
+
+        def spy(event: str, **kw: object) -> None:
+            if event == "lease_expired":
+                lost_at.append(unit.now_us)
+            log(event, **kw)
+
+        unit.log = spy
         for t in dev._tasks[1:]:
             t.cancel()  # stop heartbeats: the host "hangs"
-        await asyncio.sleep(0.8)
-        assert sim.unit.state == DeviceState.LEASE_LOST
+        t0 = unit.now_us
+        # One last frame, renewed by the unit at t0 or later: nothing is sent after it.
+        assert (await dev.get_status()).state == DeviceState.ACTIVE
+        await wait_until(lambda: unit.state == DeviceState.LEASE_LOST, timeout=20)
+        assert len(lost_at) == 1 and lost_at[0] - t0 >= 500_000  # the whole lease, not less
         with pytest.raises(CommandRejected) as e:
             await dev.set_load(5)
         assert e.value.error == ErrorCode.NOT_READY
@@ -192,9 +208,10 @@ async def test_close_leaves_the_unit_unloaded_at_once():
         async with DeviceClient(sim.link) as dev:
             await handles_up(sim)
             await dev.set_load(20)
-        await asyncio.sleep(0.05)
-        assert sim.unit.targets == [0]
-        assert sim.unit.lease_held  # deloaded by STOP, not by waiting for the lease
+        await wait_until(lambda: sim.unit.targets == [0], timeout=20)
+        # Checked in the same loop iteration the STOP was seen in: the lease still held means
+        # deloaded by STOP, not by waiting for the lease.
+        assert sim.unit.lease_held
 
 
 async def test_link_loss_ends_telemetry_and_fails_commands():
@@ -206,7 +223,7 @@ async def test_link_loss_ends_telemetry_and_fails_commands():
                 got.append(b)
 
         task = asyncio.create_task(consume())
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: got, timeout=20)
         sim.link._inbox.put_nowait(b"")  # the unit hangs up
         await asyncio.wait_for(task, 2)
         assert got

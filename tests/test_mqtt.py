@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import queue
 import signal
 import subprocess
 import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import aiomqtt
 import jinja2
@@ -32,10 +36,25 @@ from tests.test_session import DAY, ScriptedIO, one_exercise_plan
 
 UNIT = "hssim0000001"  # the simulator's serial, as a topic id
 SPEED = 10
+SETTLE_S = 30.0  # wall-clock seconds: how long to wait for what a test waits for
+MARKER = "_marker"  # a topic level no unit uses: markers a Collector publishes to itself
+
+
+async def until(pred: Callable[[], object], timeout: float = SETTLE_S) -> bool:
+    """Poll `pred` until it holds or `timeout` wall-clock seconds pass (the loop's clock may
+    be warped); whether it held."""
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 class Collector:
     """A subscriber that keeps every message (topic, decoded payload, retain flag)."""
+
+    started: ClassVar[weakref.WeakSet[Collector]] = weakref.WeakSet()  # by start()
 
     def __init__(self, broker: Broker, topics: tuple[str, ...] = ("halfstep/#",
                                                                    "homeassistant/#"),
@@ -43,9 +62,32 @@ class Collector:
         self.broker, self.topics, self.client = broker, topics, client
         self.messages: list[tuple[str, object, bool]] = []
         self.ready = asyncio.Event()
+        # A topic of its first subscription that no unit publishes on (not kept in messages).
+        self.marker_topic = topics[0].replace("+", MARKER).replace("#", MARKER)
+        self.markers: set[bytes] = set()
 
     def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.task = asyncio.ensure_future(self.run())
+        Collector.started.add(self)
+
+    async def caught_up(self, timeout: float = SETTLE_S) -> bool:
+        """Whether everything the broker had acknowledged before this call has reached this
+        subscriber: a marker published now arrives after it (the broker queues one subscriber's
+        messages in the order it handled them), so wait for the marker."""
+        end = time.monotonic() + timeout
+        n = 0
+        while time.monotonic() < end:
+            n += 1
+            marker = f"{id(self)}-{n}".encode()
+            with contextlib.suppress(aiomqtt.MqttError):
+                async with aiomqtt.Client("127.0.0.1", self.broker.port) as c:
+                    await c.publish(self.marker_topic, marker, qos=1)
+            # Re-sent now and then: a subscriber that was reconnecting may have missed it.
+            if await until(lambda m=marker: m in self.markers,
+                           timeout=min(2.0, max(0.0, end - time.monotonic()))):
+                return True
+        return False
 
     async def run(self) -> None:
         while True:  # reconnects, like a real consumer, when the broker goes away
@@ -58,6 +100,9 @@ class Collector:
                     self.ready.set()
                     async for m in c.messages:
                         raw = m.payload if isinstance(m.payload, bytes) else b""
+                        if m.topic.value == self.marker_topic:
+                            self.markers.add(raw)
+                            continue
                         try:
                             body: object = json.loads(raw)
                         except ValueError:
@@ -86,10 +131,17 @@ async def short_rest(seconds: float) -> None:
     await asyncio.sleep(min(seconds, 15.0))
 
 
+def delivered(runner, sink) -> bool:
+    return sink.pending == 0  # the broker has acknowledged every kept message and the state
+
+
 def session_with_mqtt(db: Path, url: str, during=None, io=None, speed: float = SPEED,
-                      **sink_kw):
+                      settled: Callable[[SessionRunner, MqttSink], bool] = delivered, **sink_kw):
     """A one-exercise session (2 sets of 12 at 8.0 kg, cap 9.5) publishing to `url`;
-    `during(runner, sink)` runs alongside."""
+    `during(runner, sink)` runs alongside. After the session it waits (up to SETTLE_S of wall
+    time) until `settled(runner, sink)` holds and then until every Collector started in this
+    loop has received all the broker had by then; what is missing after that is for the test's
+    assertions to report."""
     plan = one_exercise_plan()
     io = io or ScriptedIO()
 
@@ -101,7 +153,10 @@ def session_with_mqtt(db: Path, url: str, during=None, io=None, speed: float = S
             async with MqttSink(parse_mqtt_url(url), bus, runner, **sink_kw) as sink:
                 side = asyncio.ensure_future(during(runner, sink)) if during else None
                 result = await runner.run()
-                await asyncio.sleep(5)  # answers to the last commands arrive
+                await until(lambda: settled(runner, sink))
+                loop = asyncio.get_running_loop()
+                for col in [c for c in Collector.started if c.loop is loop]:
+                    await col.caught_up()
                 if side is not None:
                     side.cancel()
                     with pytest.raises(asyncio.CancelledError):
@@ -217,8 +272,9 @@ def test_a_session_reaches_a_subscriber_and_remote_commands_are_checked(tmp_path
             await asyncio.sleep(3600)
 
     try:
-        result, runner, sink = session_with_mqtt(tmp_path / "h.sqlite", broker.url(),
-                                                 during=during)
+        result, runner, sink = session_with_mqtt(
+            tmp_path / "h.sqlite", broker.url(), during=during,
+            settled=lambda r, s: delivered(r, s) and "stop" in answers)
 
         async def late_subscriber() -> list:
             async with aiomqtt.Client("127.0.0.1", broker.port) as c:
@@ -326,7 +382,19 @@ def test_a_broker_killed_mid_session_loses_no_set_and_does_not_slow_the_session(
     async def during(runner, sink):
         col.start()
         await col.ready.wait()
-        await asyncio.sleep(1.5)  # the consumer's subscription is saved (autosave 1 s)
+        # The consumer's subscription is saved: Mosquitto writes its database (every second or
+        # two) in the thread that handled the SUBSCRIBE, so a write after the SUBACK has it.
+        db = broker.folder / "mosquitto.db"
+
+        def stamp() -> tuple[int, int, int] | None:
+            with contextlib.suppress(FileNotFoundError):
+                st = db.stat()
+                return st.st_ino, st.st_mtime_ns, st.st_size
+            return None
+
+        before = stamp()
+        assert await until(lambda: stamp() not in (None, before)), \
+            f"{db} not written since the consumer subscribed"
         while not (runner.state.phase == "set" and runner.state.reps >= 1):
             await asyncio.sleep(0.05)
         # In a thread: the test's own waiting must not stall the loop the session runs on.
@@ -375,8 +443,9 @@ def _session_expiry(seconds: int) -> Properties:
 
 
 def test_no_broker_at_all_the_session_goes_on(tmp_path):
-    result, _, sink = session_with_mqtt(tmp_path / "h.sqlite", "mqtt://127.0.0.1:1",
-                                             flush_s=0.5)
+    result, _, sink = session_with_mqtt(
+        tmp_path / "h.sqlite", "mqtt://127.0.0.1:1", flush_s=0.5,
+        settled=lambda r, s: s.stats.connect_failures >= 2)
     assert result.status == "finished" and len(result.sets) == 2
     assert sink.stats.connects == 0 and sink.stats.connect_failures >= 2
     with History(tmp_path / "h.sqlite") as h:
@@ -415,7 +484,7 @@ def test_a_killed_controller_is_announced_offline_by_its_will(tmp_path):
     try:
         watch = Background("mqtt", "watch", broker.url(), "--unit", UNIT, "--json",
                            "--no-discovery", "--timeout", "60")
-        time.sleep(0.5)
+        _until_watching(watch, broker)
         proc = Background("run", "--file", str(plan), "--db", str(tmp_path / "h.sqlite"),
                           "--speed", "2", "--pain", "1",
                           "--mqtt", broker.url(keepalive=1))
@@ -431,6 +500,25 @@ def test_a_killed_controller_is_announced_offline_by_its_will(tmp_path):
             if p is not None:
                 p.stop()
         broker.stop()
+
+
+def _until_watching(watch: Background, broker: Broker, timeout: float = SETTLE_S) -> None:
+    """Publish a probe on a topic `mqtt watch` shows until it prints one: it has subscribed."""
+    topic = f"halfstep/{UNIT}/{MARKER}"
+
+    async def probe() -> None:
+        async with aiomqtt.Client("127.0.0.1", broker.port) as c:
+            await c.publish(topic, b"probe", qos=1)
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        asyncio.run(probe())
+        try:
+            if json.loads(watch.first_line(timeout=0.5))["topic"] == topic:
+                return
+        except queue.Empty:
+            continue
+    raise AssertionError("`halfstep mqtt watch` never printed the probe: not subscribed")
 
 
 def _next_payload(watch: Background, kind: str, timeout: float = 20):
@@ -481,14 +569,23 @@ def test_the_acl_confines_each_unit_to_its_own_topics(tmp_path):
         async with MqttSink(parse_mqtt_url(broker.url("gym-1", "pw1", unit="gym-1")), bus):
             bus.emit("unit", serial="GYM-1", cable_count=1, max_kg=100.0)
             bus.emit("set", exercise="row", set_index=1, full_reps=12)
-            await asyncio.sleep(0.5)
+            assert await until(lambda: "halfstep/gym-1/set" in {t for t, _ in got}
+                               and ("halfstep/gym-1/availability", b"online") in got
+                               and ("homeassistant/device/halfstep_gym-1/config"
+                                    in {t for t, _ in got})), got
         # gym-2's credentials claiming to be gym-1: the broker drops every message.
         bus2 = EventBus()
         async with MqttSink(parse_mqtt_url(broker.url("gym-2", "pw2", unit="gym-1")), bus2,
-                            flush_s=1.0):
+                            flush_s=1.0) as forger:
             bus2.emit("unit", serial="GYM-1", cable_count=1, max_kg=100.0)
             bus2.emit("set", exercise="row", set_index=99, full_reps=1)
-            await asyncio.sleep(0.5)
+            # Published at QoS 1 and acknowledged: the broker has handled (and dropped) it.
+            assert await until(lambda: forger.pending == 0), "the forgery was never published"
+        # A later message gym-2 may publish: anything of the forgery's would arrive before it.
+        async with aiomqtt.Client("127.0.0.1", broker.port, username="gym-2",
+                                  password="pw2") as c:
+            await c.publish(f"halfstep/gym-2/{MARKER}", b"after the forgery", qos=1)
+        assert await until(lambda: (f"halfstep/gym-2/{MARKER}", b"after the forgery") in got)
         # ...and never sees another unit's commands (the broker does not deliver them).
         heard: list[str] = []
         async with aiomqtt.Client("127.0.0.1", broker.port, username="gym-2",
