@@ -442,19 +442,10 @@ def apply_variant(variant: str) -> str:
 
 
 async def roundtrip(url: str, n: int) -> list[float]:
-    from firmware_bridge.client import DeviceClient
+    """bench/roundtrip_bench.py's measurement, in ms."""
+    from roundtrip_bench import measure
 
-    async with DeviceClient(url) as dev:
-        await asyncio.sleep(2.0)  # the simulated lifter takes up the handles
-        for i in range(50):  # warm up
-            await dev.set_load(10.0 + 0.5 * (i % 2))
-        times = []
-        for i in range(n):
-            t = time.perf_counter()
-            await dev.set_load(10.0 + 0.5 * (i % 2))
-            times.append((time.perf_counter() - t) * 1000)
-        assert dev.health.bad_frames == 0
-        return times
+    return [t * 1000 for t in await measure(url, n)]
 
 
 def roundtrip_child(variant: str, n: int) -> None:

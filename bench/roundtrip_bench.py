@@ -23,13 +23,14 @@ N = 2000
 UART_BYTES_S = 921_600 / 10
 
 
-async def measure(url: str) -> list[float]:
+async def measure(url: str, n: int = N) -> list[float]:
+    """set_load round trips (seconds) over an open link to a simulated unit."""
     async with DeviceClient(url) as dev:
         await asyncio.sleep(2.0)  # the simulated lifter takes up the handles
         for i in range(50):  # warm up
             await dev.set_load(10.0 + 0.5 * (i % 2))
         times = []
-        for i in range(N):
+        for i in range(n):
             t = time.perf_counter()
             await dev.set_load(10.0 + 0.5 * (i % 2))
             times.append(time.perf_counter() - t)

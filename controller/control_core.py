@@ -18,7 +18,7 @@ import concurrent.futures
 import os
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import structlog
@@ -216,5 +216,10 @@ class CoreRunner:
     def publish_state(self) -> None:
         self._core.call_sync(self._runner.publish_state)
 
-    async def interrupt(self, source: str) -> Awaitable[Any]:
-        return await self._core.run(self._runner.interrupt(source))
+    def start(self) -> concurrent.futures.Future[Any]:
+        """The session, run on the core; its result (or exception) as a thread-safe future."""
+        return self._core.submit(self._runner.run())
+
+    def interrupt_soon(self, source: str) -> concurrent.futures.Future[Any]:
+        """Ctrl-C: the runner's interrupt, on the core, without waiting here."""
+        return self._core.submit(self._runner.interrupt(source))

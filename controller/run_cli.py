@@ -127,7 +127,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                     # every thread, the core's too) takes milliseconds, not a few hundred.
                     gc.collect()
                     gc.freeze()
-                    await _session(core, CoreRunner(runner, core), io, bus)
+                    await _session(CoreRunner(runner, core), io, bus)
                 finally:
                     await core.call(history.close)
                     if history.pending:  # the disk was full: kept beside the database
@@ -136,7 +136,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                                    + (f"; {history.unsaved} could not be kept at all (disk "
                                       "full)" if history.unsaved else ""), err=True)
 
-        async def _session(core: Any, runner: Any, io: Any, bus: Any) -> None:
+        async def _session(runner: Any, io: Any, bus: Any) -> None:
             from controller.mqtt_sink import MqttSink
             from controller.panel import Panel
 
@@ -165,7 +165,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                     await _until(lambda: runner.rx.status != "paused", panel_linger)
                     if runner.rx.status == "paused":
                         raise Refused(paused_text(runner.rx))
-                running = core.submit(runner._runner.run())  # saves the plan as it goes
+                running = runner.start()  # on the core; saves the plan as it goes
                 try:
                     result = await asyncio.shield(asyncio.wrap_future(running))
                 except ProgramPaused as e:
@@ -177,7 +177,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                 except asyncio.CancelledError:
                     # Ctrl-C: STOP (confirmed within about a second), the set's reps kept,
                     # the session recorded as interrupted and the plan updated; exit 130.
-                    core.submit(runner._runner.interrupt("Ctrl-C"))
+                    runner.interrupt_soon("Ctrl-C")
                     with contextlib.suppress(Exception):
                         running.result(timeout=INTERRUPT_WAIT_S)
                     click.echo("interrupted: the load is off; the sets done are saved",
