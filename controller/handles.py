@@ -8,15 +8,18 @@ from firmware_bridge.messages import SampleStatus, Telemetry
 
 HANDLES_UP_MM = 30.0
 HANDLES_UP_S = 0.3  # held out of the dock this long: the person has taken them up
+_HELD, _DOCKED = int(SampleStatus.HANDLE_HELD), int(SampleStatus.DOCKED)  # plain ints: fast
 
 
 def handles_up(batch: Telemetry) -> bool:
-    held = (batch.status & SampleStatus.HANDLE_HELD).astype(bool).all(axis=1)
-    return bool(held[-1]) and float(batch.position_mm[-1].min()) > HANDLES_UP_MM
+    """The last sample: every cable held and out past HANDLES_UP_MM."""
+    return (all(s & _HELD for s in batch.status[-1].tolist())
+            and min(batch.position_mm[-1].tolist()) > HANDLES_UP_MM)
 
 
 def docked(batch: Telemetry) -> bool:
-    return bool((batch.status[-1] & SampleStatus.DOCKED).all())
+    """The last sample: every cable in the dock (read on every batch of a set)."""
+    return all(s & _DOCKED for s in batch.status[-1].tolist())
 
 
 async def wait_handles_up(next_batch: Callable[[], Awaitable[Telemetry]]) -> None:

@@ -35,7 +35,7 @@ from controller.plan_updates import (
 )
 from controller.planner import GRID, ExercisePlan, Prescription, next_session, pause_state
 from controller.rep_report import rep_line
-from controller.reps import CableRepEngine, Rep
+from controller.reps import CableRepEngine, Rep, across_cables
 from controller.safety import DEGRADED_S, Supervisor
 from firmware_bridge.client import CommandRejected, CommandTimeout, DeviceClient, DeviceError
 from firmware_bridge.messages import ErrorCode, Telemetry
@@ -821,11 +821,13 @@ class SessionRunner:
                     [r.mean_concentric_m_s for r in engine.combined.reps if r.full],
                     item.mvt_m_s or assessment.BENCH_MVT):
                 return "speed: about 2-3 reps left"
-            position, velocity = batch.position_mm, batch.velocity_m_s  # converted once
-            pos = position.mean(axis=1)
+            # A handful of samples: plain lists are cheaper than numpy reductions here.
+            velocity = batch.velocity_m_s
+            pos = across_cables(batch.position_mm).tolist()
             why = self.supervisor.implausible(
-                float(np.abs(velocity).max()), float(position.max()),
-                float(batch.tension_n.max()), value, moved_mm=float(pos.max() - pos.min()),
+                max(map(abs, velocity.ravel().tolist())),
+                max(batch.position_mm.ravel().tolist()), max(batch.tension_n.ravel().tolist()),
+                value, moved_mm=max(pos) - min(pos),
                 expected_mm=expected_travel_mm(batch.t_us, velocity))
             if why is None and loop.time() > give_up_at:
                 why = "the set has not ended in the time it could take: stopping it"
@@ -1007,7 +1009,7 @@ def expected_travel_mm(t_us: np.ndarray, velocity_m_s: np.ndarray) -> float:
     taken: a stuck sensor, whose position does not move at all, disagrees with both."""
     if len(t_us) < 2:
         return 0.0
-    v = velocity_m_s.mean(axis=1)
+    v = across_cables(velocity_m_s)
     dt = np.diff(t_us) / 1e6
     forward, backward = float(v[:-1] @ dt), float(v[1:] @ dt)
     return 1000 * (forward if abs(forward) < abs(backward) else backward)

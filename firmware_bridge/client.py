@@ -45,6 +45,7 @@ from firmware_bridge.transports.base import LinkClosed, Transport
 from firmware_bridge.unit_clock import UnitClock
 
 log = structlog.get_logger("firmware_bridge.client")
+_DOCKED = int(SampleStatus.DOCKED)  # a plain int: tested on every telemetry batch
 
 
 class DeviceError(Exception):
@@ -407,10 +408,9 @@ class DeviceClient:
         if isinstance(msg, Telemetry):
             self._last_sample_at = now = loop.time()
             if len(msg.samples):
-                last = msg.samples[-1]
-                t_us = self.last_unit_us = msg.t0_us + int(last["dt_us"])
+                t_us = self.last_unit_us = int(msg.t_us[-1])
                 self.unit_clock.note(now, t_us)
-                if all(int(c["status"]) & SampleStatus.DOCKED for c in last["cable"]):
+                if all(s & _DOCKED for s in msg.status[-1].tolist()):
                     self.docked_at_us = t_us
             self._publish(self._telemetry_subs, msg)
             rec = flight.recorder()

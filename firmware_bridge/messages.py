@@ -265,6 +265,8 @@ class Telemetry:
     t0_us: int
     cable_count: int
     samples: np.ndarray = field(repr=False)
+    _columns: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False,
+                                            compare=False)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -280,26 +282,47 @@ class Telemetry:
     def __len__(self) -> int:
         return len(self.samples)
 
+    def _column(self, name: str) -> np.ndarray:
+        """Each column converted once per batch (the set loop, the rep engines, the handles
+        and the surfaces all read the same ones), shared read-only."""
+        col = self._columns.get(name)
+        if col is None:
+            s = self.samples
+            match name:
+                case "t_us":
+                    col = self.t0_us + s["dt_us"].astype(np.int64)
+                case "position_mm":
+                    col = s["cable"]["position_dmm"] / 10.0
+                case "velocity_m_s":
+                    col = s["cable"]["velocity_mm_s"] / 1000.0
+                case "tension_n":
+                    col = s["cable"]["tension_dn"] / 10.0
+                case _:
+                    col = s["cable"]["load_half_kg"] / 2.0
+            col.flags.writeable = False
+            self._columns[name] = col
+        return col
+
     @property
     def t_us(self) -> np.ndarray:
-        return self.t0_us + self.samples["dt_us"].astype(np.int64)
+        return self._column("t_us")
 
     @property
     def position_mm(self) -> np.ndarray:
         """Shape (samples, cables)."""
-        return self.samples["cable"]["position_dmm"] / 10.0
+        return self._column("position_mm")
 
     @property
     def velocity_m_s(self) -> np.ndarray:
-        return self.samples["cable"]["velocity_mm_s"] / 1000.0
+        return self._column("velocity_m_s")
 
     @property
     def tension_n(self) -> np.ndarray:
-        return self.samples["cable"]["tension_dn"] / 10.0
+        return self._column("tension_n")
 
     @property
     def load_kg(self) -> np.ndarray:
-        return self.samples["cable"]["load_half_kg"] / 2.0
+        return self._column("load_kg")
 
     @property
     def status(self) -> np.ndarray:
