@@ -24,18 +24,20 @@ class _WarpSelector(selectors.DefaultSelector):
     def __init__(self, loop: WarpedLoop):
         super().__init__()
         self._loop = loop
+        # Bound once: select() runs every loop iteration, and super() there costs a lookup.
+        self._poll = super().select
 
     def select(self, timeout: float | None = None) -> list:
         clock = self._loop
         if clock.speed == 0:
-            events = super().select(0)
+            events = self._poll(0)
             if not events and timeout:
                 clock.virtual += timeout
             return events
         started = time.monotonic()
         clock.virtual += min((started - clock.real_mark) * clock.speed, MAX_STEP_S)
         real = None if timeout is None else timeout / clock.speed
-        events = super().select(real)
+        events = self._poll(real)
         clock.real_mark = time.monotonic()
         waited = (clock.real_mark - started) * clock.speed
         clock.virtual += waited if timeout is None else min(waited, timeout)

@@ -8,6 +8,7 @@ released, and latches an emergency stop until it is cleared explicitly.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,6 +57,25 @@ _HELD, _DOCKED, _RAMPING = (int(SampleStatus.HANDLE_HELD), int(SampleStatus.DOCK
                             int(SampleStatus.RAMPING))
 
 
+def _row_struct(n: int) -> struct.Struct:
+    """One telemetry sample of n cables as struct packs it: dt_us, then each cable's position,
+    velocity, tension, load and status. Packing rows with struct beats numpy converting tuples;
+    checked against `sample_dtype(n)` here so the two layouts cannot drift apart."""
+    s = struct.Struct("<I" + "HhHHH" * n)
+    probe = tuple(range(1, 2 + 5 * n))
+    cables = [probe[1 + 5 * k:6 + 5 * k] for k in range(n)]
+    if s.pack(*probe) != np.array([(probe[0], cables)], dtype=sample_dtype(n)).tobytes():
+        raise ImportError(f"the simulator's telemetry row differs from sample_dtype({n})")
+    return s
+
+
+_ROW_STRUCTS = {n: _row_struct(n) for n in (1, 2)}
+
+# Modes that shape the setpoint (constant mode applies it as is).
+_ECCENTRIC, _CHAINS, _SPOTTER = int(Mode.ECCENTRIC), int(Mode.CHAINS), int(Mode.SPOTTER)
+_SHAPED = frozenset((_ECCENTRIC, _CHAINS, _SPOTTER))
+
+
 @dataclass(frozen=True)
 class UnitConfig:
     serial: str = "HSSIM0000001"
@@ -83,6 +103,20 @@ class UnitConfig:
 
 
 LogFn = Callable[..., None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    """What tick() derives from the config and the telemetry rate: fixed between
+    ConfigureTelemetry commands, so worked out once rather than every tick."""
+
+    config: UnitConfig
+    rate_hz: int  # the telemetry rate these were computed for
+    hz: int  # the tick rate
+    dt: float
+    up: float  # half-kg a setpoint may rise per tick
+    down: float  # ... and fall
+    sample_every: int  # ticks per telemetry sample
 
 
 def _no_log(event: str, **kw: object) -> None:
@@ -124,6 +158,7 @@ class SimUnit:
     mode: tuple[int, int, int, int] = (Mode.CONSTANT, 0, 0, 0)
     spotting: bool = False  # the spotter has taken load off after a stall
     _stall_s: float = 0.0
+    _timing: _Timing | None = None  # per-rate constants of tick(), see _retime()
 
     def __post_init__(self) -> None:
         n = self.config.cables
@@ -160,36 +195,50 @@ class SimUnit:
     def applied_half_kg(self) -> list[int]:
         return [round(c.motor_kg * 2) for c in self.physics.state]
 
-    def tick(self) -> None:
+    def _retime(self) -> _Timing:
+        """The tick's per-rate constants, recomputed only when the rate or config changes
+        (tick() runs hundreds of thousands of times per trial)."""
         cfg = self.config
         hz = self.tick_hz
         dt = 1.0 / hz
+        self._timing = t = _Timing(cfg, self.telemetry_rate_hz, hz, dt,
+                                   cfg.ramp_up_half_kg_per_s * dt,
+                                   cfg.ramp_down_half_kg_per_s * dt,
+                                   max(1, hz // self.telemetry_rate_hz))
+        return t
+
+    def tick(self) -> None:
+        tm = self._timing
+        if tm is None or tm.rate_hz != self.telemetry_rate_hz or tm.config is not self.config:
+            tm = self._retime()
+        hz, dt = tm.hz, tm.dt
         self._tick_n += 1
-        self.now_us = self._base_us + self._tick_n * 1_000_000 // hz
+        self.now_us = now_us = self._base_us + self._tick_n * 1_000_000 // hz
         faults = self.faults
-        if faults.reboot_at_s is not None and faults.due("reboot", self.now_us / 1e6):
+        if faults.reboot_at_s is not None and faults.due("reboot", now_us / 1e6):
             self.reboot()
-        if faults.stuck_sensor_at_s is not None and faults.due("stuck_sensor",
-                                                                 self.now_us / 1e6):
+        if faults.stuck_sensor_at_s is not None and faults.due("stuck_sensor", now_us / 1e6):
             self._stuck = [(c.position_mm, c.velocity_m_s) for c in self.physics.state]
             self.log("fault_stuck_sensor")
-        if self.lease_held and self.now_us > self._lease_deadline_us:
+        if self.lease_held and now_us > self._lease_deadline_us:
             self._lease_expired()
-        up = cfg.ramp_up_half_kg_per_s * dt
-        down = cfg.ramp_down_half_kg_per_s * dt
-        for i, target in enumerate(self.targets):
-            sp = self.setpoints[i]
-            self.setpoints[i] = min(target, sp + up) if target > sp else max(target, sp - down)
-        lifter = self.lifter
-        lifter.step(dt, self.physics.total_motor_kg)
-        self.physics.step(dt, self._mode_loads(dt), lifter.held, lifter.position_mm,
-                          lifter.velocity_m_s, cut=self.estop)
+        targets, setpoints = self.targets, self.setpoints
+        if setpoints != targets:  # ramping (once reached, a setpoint equals its target)
+            up, down = tm.up, tm.down
+            for i, target in enumerate(targets):
+                sp = setpoints[i]
+                setpoints[i] = min(target, sp + up) if target > sp else max(target, sp - down)
+        lifter, physics = self.lifter, self.physics
+        lifter.step(dt, physics.total_motor_kg)
+        physics.step(dt, self._mode_loads(dt), lifter.held, lifter.position_mm,
+                     lifter.velocity_m_s, cut=self.estop)
         self._watch_handles()
-        self._watch_deload()
-        if self._tick_n % max(1, hz // self.telemetry_rate_hz) == 0:
+        if self._deload is not None:
+            self._watch_deload()
+        if self._tick_n % tm.sample_every == 0:
             self._sample()
-        if self.lease_held and self.now_us >= self._next_status_us:
-            self._next_status_us = self.now_us + int(cfg.status_period_s * 1e6)
+        if self.lease_held and now_us >= self._next_status_us:
+            self._next_status_us = now_us + int(self.config.status_period_s * 1e6)
             self._emit(self._status())
 
     def reboot(self) -> None:
@@ -214,16 +263,22 @@ class SimUnit:
         mode, p1, p2, p3 = self.mode
         cap = self.config.max_load_half_kg / 2
         out = []
+        if mode not in _SHAPED:  # constant: the setpoint as is (factor 1), the common case
+            for sp in self.setpoints:  # a loop, not a comprehension: cheaper for 1-2 cables
+                kg = sp / 2
+                out.append(kg if kg < cap else cap)  # min(cap, kg)
+            return out
+        setpoints = self.setpoints
         for i, c in enumerate(self.physics.state):
-            base = self.setpoints[i] / 2
+            base = setpoints[i] / 2
             factor = 1.0
-            if mode == Mode.ECCENTRIC and c.velocity_m_s < -0.02:
+            if mode == _ECCENTRIC and c.velocity_m_s < -0.02:
                 factor = p1 / 100  # heavier on the way back
-            elif mode == Mode.CHAINS:
+            elif mode == _CHAINS:
                 factor = 1 + p1 / 100 * min(1.0, c.position_mm / max(p2, 1))
-            elif mode == Mode.SPOTTER and i == 0:
+            elif mode == _SPOTTER and i == 0:
                 self._spot(dt, c.position_mm, c.velocity_m_s, base, p1, p2)
-            if mode == Mode.SPOTTER and self.spotting:
+            if mode == _SPOTTER and self.spotting:
                 factor = 1 - p3 / 100
             out.append(min(cap, base * factor))
         return out
@@ -273,11 +328,19 @@ class SimUnit:
             self._low_tension_us = 0
             return
         cfg = self.config
-        low = all(c.tension_n < cfg.release_tension_n for c in self.physics.state)
-        falling = any(c.velocity_m_s < cfg.freefall_m_s for c in self.physics.state)
-        if not low:
-            self._low_tension_us = 0
-            return
+        state = self.physics.state
+        release_n = cfg.release_tension_n
+        # Plain loops over the (one or two) cables: generator expressions cost more per tick.
+        for c in state:
+            if not c.tension_n < release_n:  # someone still pulls
+                self._low_tension_us = 0
+                return
+        freefall = cfg.freefall_m_s
+        falling = False
+        for c in state:
+            if c.velocity_m_s < freefall:
+                falling = True
+                break
         if self._low_tension_us == 0:
             self._low_tension_us = self.now_us
         held_for = self.now_us - self._low_tension_us
@@ -428,39 +491,51 @@ class SimUnit:
             self._batch_n = 0
             self._rows = []
             return  # telemetry streams only to a host that holds the lease
+        now_us = self.now_us
         if self._batch_n == 0:
-            self._batch_t0 = self.now_us
+            self._batch_t0 = now_us
             self._rows = []
         base = _LEASE
         if self.estop:
             base |= _ESTOP
         if self._deload is not None and self._deload[0] != "stop":
             base |= _DELOAD
-        cables = []
+        row = [now_us - self._batch_t0]  # flat: dt_us, then each cable's five fields
         stuck = self._stuck
+        setpoints, targets = self.setpoints, self.targets
         for i, c in enumerate(self.physics.state):
-            pos, vel = stuck[i] if stuck else (c.position_mm, c.velocity_m_s)
+            if stuck:
+                pos, vel = stuck[i]
+            else:
+                pos, vel = c.position_mm, c.velocity_m_s
             bits = base
             if pos > DOCK_MM and vel > -0.4:
                 bits |= _HELD
             if pos <= 2.0:
                 bits |= _DOCKED
-            if self.setpoints[i] != self.targets[i]:
+            if setpoints[i] != targets[i]:
                 bits |= _RAMPING
-            cables.append((min(65535, round(pos * 10)),
-                           max(-32768, min(32767, round(vel * 1000))),
-                           min(65535, round(c.tension_n * 10)), round(c.motor_kg * 2), bits))
-        # Rows are kept as tuples and packed once per batch: numpy per sample is slow.
-        self._rows.append((self.now_us - self._batch_t0, cables))
+            # Clamp to the wire's ranges with comparisons: min()/max() calls cost more.
+            pos_w = round(pos * 10)
+            vel_w = round(vel * 1000)
+            tension_w = round(c.tension_n * 10)
+            row += (pos_w if pos_w < 65535 else 65535,
+                    -32768 if vel_w < -32768 else vel_w if vel_w < 32767 else 32767,
+                    tension_w if tension_w < 65535 else 65535,
+                    round(c.motor_kg * 2), bits)
+        # Rows are kept as Python ints and packed once per batch: numpy per sample is slow.
+        self._rows.append(row)
         self._batch_n += 1
         if self._batch_n >= self.telemetry_batch:
             self._flush_batch()
 
     def _flush_batch(self) -> None:
         if self._batch_n and self._rows:
-            samples = np.array(self._rows[: self._batch_n],
-                               dtype=sample_dtype(self.config.cables))
-            self._emit(Telemetry(self._batch_t0, self.config.cables, samples))
+            n = self.config.cables
+            # struct packs the rows to the wire layout faster than numpy converts tuples.
+            pack = _ROW_STRUCTS[n].pack
+            data = b"".join([pack(*row) for row in self._rows[: self._batch_n]])
+            self._emit(Telemetry(self._batch_t0, n, np.frombuffer(data, sample_dtype(n))))
         self._batch_n = 0
         self._rows = []
 

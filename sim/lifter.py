@@ -50,6 +50,11 @@ class Phase(Enum):
     BOTTOM_PAUSE = "bottom_pause"
 
 
+# Plain module names for the phases Lifter.step tests on every tick (see there).
+_DOCKED, _PICKUP, _WAIT_LOAD = Phase.DOCKED, Phase.PICKUP, Phase.WAIT_LOAD
+_CONCENTRIC, _ECCENTRIC = Phase.CONCENTRIC, Phase.ECCENTRIC
+
+
 @dataclass(frozen=True)
 class TrueRep:
     """Ground truth for one rep: when it began, turned and ended, and what kind it was."""
@@ -140,58 +145,59 @@ class Lifter:
         """Advance by dt seconds against the total load the motor applies now."""
         self.t += dt
         self._phase_t += dt
-        if self.phase is Phase.DOCKED:
-            self.fatigue *= math.exp(-dt / self.profile.recovery_tau_s)
         p = self.profile
-        match self.phase:
-            case Phase.DOCKED:
-                self._timer -= dt
-                if self._timer <= 0:
-                    self._go(Phase.PICKUP)
-                    self.held = True
-                    self._move(self.position_mm, p.start_mm, 0.8)
-            case Phase.PICKUP:
-                if self._follow():
-                    self._go(Phase.WAIT_LOAD)
-                    self._settle_t = 0.0
-            case Phase.WAIT_LOAD:
-                steady = abs(load_kg - self._last_load) <= 0.5 * dt + 1e-9
-                self._settle_t = self._settle_t + dt if (load_kg >= 0.25 and steady) else 0.0
-                if load_kg < 0.25 and self._phase_t >= WAIT_PATIENCE_S:
-                    # No load for long: the handles go back to the dock for a moment (as a
-                    # person does when told to, after a STOP or a refused load).
-                    self.held = False
-                    self.velocity_m_s = 0.0
-                    self._go(Phase.DOCKED)
-                    self._timer = REDOCK_S
-                elif self._settle_t >= 0.6:
-                    self._set_load = load_kg
-                    self.reps_in_set = 0
-                    self._start_rep(load_kg)
-            case Phase.CONCENTRIC:
-                if self._aborted(load_kg):
-                    return
-                if self._follow():
-                    if self._stall is not None:
-                        self._go(Phase.STALL)
-                        self._timer = self._stall[2]
-                    else:
-                        self._rep_turn = self.t
-                        pause = self._rng.random() < p.pause_prob
-                        self._go(Phase.TOP_PAUSE)
-                        self._timer = self._rng.uniform(0.4, 1.5) if pause else 0.0
-            case Phase.STALL | Phase.TOP_PAUSE | Phase.BOTTOM_PAUSE:
+        # Identity tests on module-level aliases: matching `case Phase.X` looks each member up
+        # on the enum class, which costs more than the rest of a tick's lifter step.
+        phase = self.phase
+        if phase is _DOCKED:
+            self.fatigue *= math.exp(-dt / p.recovery_tau_s)
+            self._timer -= dt
+            if self._timer <= 0:
+                self._go(Phase.PICKUP)
+                self.held = True
+                self._move(self.position_mm, p.start_mm, 0.8)
+        elif phase is _PICKUP:
+            if self._follow():
+                self._go(Phase.WAIT_LOAD)
+                self._settle_t = 0.0
+        elif phase is _WAIT_LOAD:
+            steady = abs(load_kg - self._last_load) <= 0.5 * dt + 1e-9
+            self._settle_t = self._settle_t + dt if (load_kg >= 0.25 and steady) else 0.0
+            if load_kg < 0.25 and self._phase_t >= WAIT_PATIENCE_S:
+                # No load for long: the handles go back to the dock for a moment (as a
+                # person does when told to, after a STOP or a refused load).
+                self.held = False
                 self.velocity_m_s = 0.0
-                if self._aborted(load_kg):
-                    return
-                self._timer -= dt
-                if self._timer <= 0:
-                    self._pause_over(load_kg)
-            case Phase.ECCENTRIC:
-                if self._aborted(load_kg):
-                    return
-                if self._follow():
-                    self._finish_rep()
+                self._go(Phase.DOCKED)
+                self._timer = REDOCK_S
+            elif self._settle_t >= 0.6:
+                self._set_load = load_kg
+                self.reps_in_set = 0
+                self._start_rep(load_kg)
+        elif phase is _CONCENTRIC:
+            if self._aborted(load_kg):
+                return
+            if self._follow():
+                if self._stall is not None:
+                    self._go(Phase.STALL)
+                    self._timer = self._stall[2]
+                else:
+                    self._rep_turn = self.t
+                    pause = self._rng.random() < p.pause_prob
+                    self._go(Phase.TOP_PAUSE)
+                    self._timer = self._rng.uniform(0.4, 1.5) if pause else 0.0
+        elif phase is _ECCENTRIC:
+            if self._aborted(load_kg):
+                return
+            if self._follow():
+                self._finish_rep()
+        else:  # a hold: STALL, TOP_PAUSE or BOTTOM_PAUSE
+            self.velocity_m_s = 0.0
+            if self._aborted(load_kg):
+                return
+            self._timer -= dt
+            if self._timer <= 0:
+                self._pause_over(load_kg)
         self._last_load = load_kg
 
     def _pause_over(self, load_kg: float) -> None:
@@ -312,9 +318,13 @@ class Lifter:
 
     def _follow(self) -> bool:
         """Half-cosine position profile; True when the move is done."""
-        u = min(1.0, self._phase_t / self._duration)
+        duration = self._duration
+        u = self._phase_t / duration
+        if not u < 1.0:
+            u = 1.0
         span = self._to_mm - self._from_mm
-        self.position_mm = self._from_mm + span * (1.0 - math.cos(math.pi * u)) / 2.0
-        self.velocity_m_s = (span / 1000.0) * math.pi / (2.0 * self._duration) * math.sin(
-            math.pi * u)
+        angle = math.pi * u
+        self.position_mm = self._from_mm + span * (1.0 - math.cos(angle)) / 2.0
+        self.velocity_m_s = (span / 1000.0) * math.pi / (2.0 * duration) * math.sin(angle)
         return u >= 1.0
+

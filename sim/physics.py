@@ -33,37 +33,55 @@ class Physics:
     seed: int = 0
     state: list[CableState] = field(default_factory=list)
     _rng: random.Random = field(default_factory=random.Random)
+    _skews: tuple[float, ...] = ()  # per cable, see step()
+    _alpha_dt: float = 0.0  # the dt that _alpha was worked out for
+    _alpha: float = 0.0
 
     def __post_init__(self) -> None:
         self.state = [CableState() for _ in range(self.cables)]
         self._rng = random.Random(f"physics-{self.seed}")
+        # The second cable of a two-handed move trails the first by a little.
+        self._skews = tuple(1.0 - 0.015 * i for i in range(self.cables))
 
     def step(self, dt: float, setpoints_kg: list[float], held: bool, position_mm: float,
              velocity_m_s: float, cut: bool = False) -> None:
         """Advance one tick. `cut` is an emergency stop: the drive is off at once."""
-        alpha = 1.0 - math.exp(-dt / MOTOR_TAU_S)
-        for i, c in enumerate(self.state):
+        if dt != self._alpha_dt:  # the motor lag per tick: exp() only when the tick rate changes
+            self._alpha_dt, self._alpha = dt, 1.0 - math.exp(-dt / MOTOR_TAU_S)
+        alpha = self._alpha
+        gauss = self._rng.gauss
+        skews = self._skews
+        for i, c in enumerate(self.state):  # (zip() over three lists costs more per tick)
             if cut:
-                c.motor_kg = 0.0
+                motor = 0.0
             else:
-                c.motor_kg += (setpoints_kg[i] - c.motor_kg) * alpha
-                if setpoints_kg[i] == 0.0 and c.motor_kg < 0.05:
-                    c.motor_kg = 0.0
+                setpoint = setpoints_kg[i]
+                motor = c.motor_kg + (setpoint - c.motor_kg) * alpha
+                if setpoint == 0.0 and motor < 0.05:
+                    motor = 0.0
+            c.motor_kg = motor
             if held:
-                # The second cable of a two-handed move trails the first by a little.
-                skew = 1.0 - 0.015 * i
-                c.position_mm = max(0.0, position_mm * skew)
-                c.velocity_m_s = velocity_m_s * skew
-                drag = FRICTION * c.motor_kg * (1 if c.velocity_m_s > 0.01 else
-                                                -1 if c.velocity_m_s < -0.01 else 0)
-                c.tension_n = max(0.0, (c.motor_kg + drag) * G + self._rng.gauss(0, SENSOR_NOISE_N))
+                skew = skews[i]
+                pos = position_mm * skew
+                c.position_mm = pos if pos > 0.0 else 0.0
+                c.velocity_m_s = vel = velocity_m_s * skew
+                drag = FRICTION * motor * (1 if vel > 0.01 else -1 if vel < -0.01 else 0)
+                tension = (motor + drag) * G + gauss(0, SENSOR_NOISE_N)
+                c.tension_n = tension if tension > 0.0 else 0.0
             else:
-                speed = RETRACT_M_S if c.motor_kg > 0.5 else SLACK_RETRACT_M_S
-                new = max(0.0, c.position_mm - speed * 1000.0 * dt)
-                c.velocity_m_s = (new - c.position_mm) / 1000.0 / dt
+                speed = RETRACT_M_S if motor > 0.5 else SLACK_RETRACT_M_S
+                old = c.position_mm
+                new = old - speed * 1000.0 * dt
+                if not new > 0.0:
+                    new = 0.0
+                c.velocity_m_s = (new - old) / 1000.0 / dt
                 c.position_mm = new
-                c.tension_n = abs(self._rng.gauss(0, 0.3))
+                c.tension_n = abs(gauss(0, 0.3))
 
     @property
     def total_motor_kg(self) -> float:
-        return sum(c.motor_kg for c in self.state)
+        # A plain loop: the same sum as sum() over a generator, without the generator.
+        total = 0.0
+        for c in self.state:
+            total += c.motor_kg
+        return total

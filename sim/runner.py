@@ -21,20 +21,22 @@ async def tick_forever(unit: SimUnit, flush: Flush) -> None:
     With `coarse` set on the unit, one wake-up runs a telemetry batch's worth of ticks (the
     wire output is the same; commands take effect at the batch's end): for long trials."""
     loop = asyncio.get_running_loop()
+    tick = unit.tick
     start = loop.time()
     n = 0
+    hz = unit.tick_hz
     while True:
-        hz = unit.tick_hz
         k = unit.ticks_per_wake
         n += k
         delay = start + n / hz - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         for _ in range(k):
-            unit.tick()
+            tick()
         await flush()
         if unit.tick_hz != hz:  # the host changed the telemetry rate: restart the schedule
             start, n = loop.time(), 0
+            hz = unit.tick_hz
 
 
 class UnitServer:
@@ -47,13 +49,15 @@ class UnitServer:
 
     async def flush(self) -> None:
         unit = self.unit
-        if unit.faults.due("disconnect", unit.now_us / 1e6) and self.link is not None:
+        faults = unit.faults
+        if (faults.disconnect_at_s is not None and faults.due("disconnect", unit.now_us / 1e6)
+                and self.link is not None):
             unit.log("fault_disconnect", link=self.link.url)
             await self.link.close()
         out = unit.take_output()
         if not out or self.link is None:
             return
-        if unit.faults.jitter_ms:
+        if faults.jitter_ms:
             await self._send_late(out)
             return
         with contextlib.suppress(LinkClosed, OSError):
