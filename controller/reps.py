@@ -355,21 +355,56 @@ class RepEngine:
         return "ignored", 100 * ratio
 
 
-def _crossing(t: np.ndarray, y: np.ndarray, i: int, level: float) -> float:
+def _np_sum(a: list[float]) -> float:
+    """Sum as numpy's add.reduce does (pairwise, blocks of eight), to the last bit: the rep
+    analysis runs on plain lists (numpy's per-call cost dominates on a rep's few dozen samples)
+    and gives exactly what the array version gave."""
+    return _pairwise(a, 0, len(a))
+
+
+def _pairwise(a: list[float], i: int, n: int) -> float:
+    if n < 8:
+        r = 0.0
+        for k in range(i, i + n):
+            r += a[k]
+        return r
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[i:i + 8]
+        k, end = i + 8, i + n - n % 8
+        while k < end:
+            r0 += a[k]
+            r1 += a[k + 1]
+            r2 += a[k + 2]
+            r3 += a[k + 3]
+            r4 += a[k + 4]
+            r5 += a[k + 5]
+            r6 += a[k + 6]
+            r7 += a[k + 7]
+            k += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for k in range(end, i + n):
+            res += a[k]
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(a, i, n2) + _pairwise(a, i + n2, n - n2)
+
+
+def _crossing(t: list[float], y: list[float], i: int, level: float) -> float:
     """Time at which y passes `level` between samples i-1 and i (linear interpolation)."""
     if i <= 0:
-        return float(t[0])
+        return t[0]
     y0, y1 = y[i - 1], y[i]
     if y1 == y0:
-        return float(t[i])
+        return t[i]
     u = (level - y0) / (y1 - y0)
-    return float(t[i - 1] + min(max(u, 0.0), 1.0) * (t[i] - t[i - 1]))
+    return t[i - 1] + min(max(u, 0.0), 1.0) * (t[i] - t[i - 1])
 
 
 LOW, HIGH = 0.1, 0.4  # the part of a speed edge that is close to a straight line
 
 
-def _edge_zero(t: np.ndarray, y: np.ndarray, peak: float, i_lo: int, i_hi: int,
+def _edge_zero(t: list[float], y: list[float], peak: float, i_lo: int, i_hi: int,
                i_cross_low: int | None, i_cross_high: int) -> float:
     """Fit a line to the edge between LOW and HIGH of the peak and return where it meets zero.
 
@@ -382,50 +417,48 @@ def _edge_zero(t: np.ndarray, y: np.ndarray, peak: float, i_lo: int, i_hi: int,
     if i_cross_low is not None:
         ts.append(_crossing(t, y, i_cross_low, lo))
         ys.append(lo)
-    seg = y[i_lo : i_hi + 1]
-    band = np.flatnonzero((seg > lo) & (seg < hi))
-    if len(band):
-        ts.extend(t[i_lo + band].tolist())
-        ys.extend(seg[band].tolist())
-    tt, yy = np.asarray(ts), np.asarray(ys)
-    tm, ym = tt.sum() / len(tt), yy.sum() / len(yy)  # np.mean's arithmetic, less overhead
-    var = float(((tt - tm) ** 2).sum())
+    for k in range(i_lo, i_hi + 1):
+        if lo < y[k] < hi:
+            ts.append(t[k])
+            ys.append(y[k])
+    n = len(ts)
+    tm, ym = _np_sum(ts) / n, _np_sum(ys) / n
+    dt = [x - tm for x in ts]
+    var = _np_sum([d * d for d in dt])
     if var <= 0:
-        return float(ts[0])
-    slope = float(((tt - tm) * (yy - ym)).sum()) / var
+        return ts[0]
+    slope = _np_sum([d * (yk - ym) for d, yk in zip(dt, ys, strict=True)]) / var
     if slope == 0:
-        return float(ts[0])
-    return float(tm - ym / slope)
+        return ts[0]
+    return tm - ym / slope
 
 
-def _rising_edge(t: np.ndarray, y: np.ndarray, i0: int, ipk: int) -> float:
+def _rising_edge(t: list[float], y: list[float], i0: int, ipk: int) -> float:
     """Where y (>= 0, peak at ipk) starts rising after i0, extrapolated to zero."""
     peak = y[ipk]
-    seg = y[i0 : ipk + 1]
-    i_lo = i0 + int(np.argmax(seg >= LOW * peak))
-    i_hi = i0 + int(np.argmax(seg >= HIGH * peak))
+    lo, hi = LOW * peak, HIGH * peak
+    i_lo = next((k for k in range(i0, ipk + 1) if y[k] >= lo), i0)
+    i_hi = next((k for k in range(i0, ipk + 1) if y[k] >= hi), i0)
     if i_lo == i0:  # already moving at the first sample we have
-        return float(t[i0])
-    return max(float(t[0]), _edge_zero(t, y, peak, i_lo, i_hi, i_lo, i_hi))
+        return t[i0]
+    return max(t[0], _edge_zero(t, y, peak, i_lo, i_hi, i_lo, i_hi))
 
 
-def _falling_edge(t: np.ndarray, y: np.ndarray, ipk: int, i1: int) -> float:
+def _falling_edge(t: list[float], y: list[float], ipk: int, i1: int) -> float:
     """Where y (>= 0, peak at ipk) stops falling, extrapolated to zero.
 
     The rep may be closed as soon as the speed is under 20%, so this may lie past the data.
     """
     peak = y[ipk]
-    seg = y[ipk : i1 + 1]
-    below_hi = np.flatnonzero(seg < HIGH * peak)
-    below_lo = np.flatnonzero(seg < LOW * peak)
-    if len(below_hi) == 0:
-        return float(t[i1])
-    i_hi = ipk + int(below_hi[0])
-    if len(below_lo) == 0:  # data ends between 40% and 10%: the line through what there is
+    lo, hi = LOW * peak, HIGH * peak
+    i_hi = next((k for k in range(ipk, i1 + 1) if y[k] < hi), None)
+    if i_hi is None:
+        return t[i1]
+    i_lo = next((k for k in range(ipk, i1 + 1) if y[k] < lo), None)
+    if i_lo is None:  # data ends between 40% and 10%: the line through what there is
         if i1 - i_hi < 1:
-            return float(t[i1])
+            return t[i1]
         return _edge_zero(t, y, peak, i_hi, i1, None, i_hi)
-    i_lo = ipk + int(below_lo[0])
     return _edge_zero(t, y, peak, i_hi, i_lo, i_lo, i_hi)
 
 
@@ -442,23 +475,29 @@ def _central_velocity(t: np.ndarray, p: np.ndarray, half_span_s: float) -> np.nd
     return np.where(dt > 0, (p[hi] - p[lo]) / np.where(dt > 0, dt, 1.0) / 1000.0, 0.0)
 
 
-def _runs(y: np.ndarray, i0: int, i1: int) -> list[tuple[int, int, int, float]]:
+def _runs(y: list[float], i0: int, i1: int) -> list[tuple[int, int, int, float]]:
     """Movements in y[i0..i1]: runs above 10% of the peak whose own peak reaches half of it.
 
     Each is (first index, last index, index of its peak, its peak); noise between or around
     them, however spiky, never reaches half the peak of a real movement.
     """
-    seg = y[i0 : i1 + 1]
-    if len(seg) == 0 or seg.max() <= 0:
+    if i1 < i0:
         return []
-    peak = float(seg.max())
-    above = np.concatenate(([False], seg > LOW * peak, [False]))
-    edges = np.flatnonzero(above[1:] != above[:-1])
-    out = []
-    for a, b in zip(edges[::2], edges[1::2], strict=True):
-        k = a + int(np.argmax(seg[a:b]))
-        if seg[k] >= 0.5 * peak:
-            out.append((i0 + int(a), i0 + int(b) - 1, i0 + k, float(seg[k])))
+    peak = max(y[i0:i1 + 1])
+    if peak <= 0:
+        return []
+    low, out = LOW * peak, []
+    k = i0
+    while k <= i1:
+        if y[k] > low:
+            a, top = k, k
+            while k <= i1 and y[k] > low:
+                if y[k] > y[top]:
+                    top = k
+                k += 1
+            if y[top] >= 0.5 * peak:
+                out.append((a, k - 1, top, y[top]))
+        k += 1
     return out
 
 
@@ -483,51 +522,56 @@ def _smooth(t: np.ndarray, v: np.ndarray, span_s: float = 0.02) -> np.ndarray:
 
 def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, ib: int,
             index: int, classify: Callable[[float], tuple[RepKind, float | None]]) -> Rep:
-    """Measure one rep from its samples: swing start (0), top (ib), end of data (len)."""
+    """Measure one rep from its samples: swing start (0), top (ib), end of data (len).
+    Plain lists from here: a rep is a few dozen samples at live rates, where numpy's per-call
+    cost is most of the work (the sums are numpy's own, so the figures are the same)."""
     n = len(t)
     ib = min(ib, n - 1)
-    pa, ptop = p[0], p[ib]
-    v = _smooth(t, v)
-    vc = np.maximum(v[: ib + 1], 0.0)
-    runs = _runs(vc, 0, ib)
+    tl, pl, vl = t.tolist(), p.tolist(), _smooth(t, v).tolist()
+    pa, ptop = pl[0], pl[ib]
+    vpos = [x if x > 0.0 else 0.0 for x in vl]  # np.maximum(v, 0)
+    runs = _runs(vpos, 0, ib)
     if not runs:
-        t0 = t_turn = float(t[ib])
+        t0 = t_turn = tl[ib]
         vpk = 0.0
     else:
         vpk = max(pk for _, _, _, pk in runs)
         # The rise starts with the last movement that began low in the swing: a stall higher
         # up (a sticking point) is part of the rep; handling the cable before it is not.
         low = pa + 0.25 * (ptop - pa)
-        first = next((r for r in reversed(runs) if p[r[0]] <= low), runs[0])
+        first = next((r for r in reversed(runs) if pl[r[0]] <= low), runs[0])
         last = runs[-1]
-        t0 = _rising_edge(t, vc, max(first[0] - 1, 0), first[2])
-        t_turn = _falling_edge(t, np.maximum(v, 0.0), last[2], min(ib + 1, n - 1))
+        t0 = _rising_edge(tl, vpos, max(first[0] - 1, 0), first[2])
+        t_turn = _falling_edge(tl, vpos, last[2], min(ib + 1, n - 1))
         if t_turn <= t0:
-            t_turn = float(t[ib])
+            t_turn = tl[ib]
     p0 = float(np.interp(t0, t, p))
-    rom = float(ptop - p0)
+    rom = ptop - p0
     # Eccentric: from the top to the end of the data.
-    ve = np.maximum(-v[ib:], 0.0)
+    te = tl[ib:]
+    ve = [-x if x < 0.0 else 0.0 for x in vl[ib:]]  # np.maximum(-v, 0)
     eruns = _runs(ve, 0, len(ve) - 1)
     if eruns:
-        t_ecc0 = _rising_edge(t[ib:], ve, max(eruns[0][0] - 1, 0), eruns[0][2])
-        t_end = _falling_edge(t[ib:], ve, eruns[-1][2], len(ve) - 1)
+        t_ecc0 = _rising_edge(te, ve, max(eruns[0][0] - 1, 0), eruns[0][2])
+        t_end = _falling_edge(te, ve, eruns[-1][2], len(ve) - 1)
         # A trace that runs on below where the rep began (cable reeled in) ends at that level.
         floor = p0 - 0.03 * (ptop - p0) - 2.0
-        below = np.flatnonzero(p[ib:] <= floor)
-        if len(below):
-            t_end = min(t_end, _crossing(t[ib:], p[ib:], int(below[0]), floor))
+        pe = pl[ib:]
+        below = next((k for k, x in enumerate(pe) if x <= floor), None)
+        if below is not None:
+            t_end = min(t_end, _crossing(te, pe, below, floor))
         t_end = max(t_end, t_ecc0)
     else:
-        t_ecc0 = t_end = float(t[-1])
+        t_ecc0 = t_end = tl[-1]
     conc = max(t_turn - t0, 1e-6)
     kind, pct = classify(rom)
-    in_conc = (t >= t0) & (t <= t_turn)
-    in_rep = (t >= t0) & (t <= t_end)
     peak_f = power = None
     if f is not None:
-        peak_f = float(f[in_rep].max()) if in_rep.any() else float(f.max())
-        power = float(np.mean(f[in_conc] * v[in_conc])) if in_conc.any() else 0.0
+        fl = f.tolist()
+        in_rep = [x for x, tk in zip(fl, tl, strict=True) if t0 <= tk <= t_end]
+        peak_f = max(in_rep) if in_rep else max(fl)
+        work = [x * vk for x, vk, tk in zip(fl, vl, tl, strict=True) if t0 <= tk <= t_turn]
+        power = _np_sum(work) / len(work) if work else 0.0
     return Rep(
         index=index, kind=kind, start_s=t0, turn_s=t_turn, end_s=t_end, concentric_s=conc,
         eccentric_s=max(t_end - t_ecc0, 0.0), rom_mm=rom, rom_pct=pct,

@@ -542,7 +542,8 @@ class SessionRunner:
     def _set_state(self, **changes: Any) -> None:
         for k, v in changes.items():
             setattr(self.state, k, v)
-        self.bus.emit("state", session=self.session_id or None, **asdict(self.state))
+        if self.bus.wants("state"):  # converted only for someone who listens
+            self.bus.emit("state", session=self.session_id or None, **asdict(self.state))
 
     def _emit_session(self, result: SessionResult, status: str, pain: int | None = None) -> None:
         result.session_id = self.session_id
@@ -790,14 +791,16 @@ class SessionRunner:
         log.info("rep", exercise=item.exercise, set_index=k, count=c.full_reps,
                  rep_kind=rep.kind, mean_concentric_m_s=round(rep.mean_concentric_m_s, 3),
                  rom_mm=round(rep.rom_mm))
-        self.bus.emit("rep", session=self.session_id, exercise=item.exercise, set_index=k,
-                      load_kg=load, count=c.full_reps, target_reps=target, **rep.as_dict())
+        if self.bus.wants("rep"):
+            self.bus.emit("rep", session=self.session_id, exercise=item.exercise, set_index=k,
+                          load_kg=load, count=c.full_reps, target_reps=target, **rep.as_dict())
         self._set_state(reps=c.full_reps, partial_reps=c.partial_reps,
                         power_w=None if rep.mean_concentric_power_w is None
                         else round(rep.mean_concentric_power_w, 1))
 
     def _emit_set(self, r: SetRecord) -> None:
-        data = {k: v for k, v in asdict(r).items() if k != "reps"}
+        data = {k: v for k, v in asdict(r).items() if k != "reps"} if self.bus.wants("set") \
+            else {}
         log.info("set_done", exercise=r.exercise, set_index=r.set_index, load_kg=r.load_kg,
                  reps=r.full_reps, partial_reps=r.partial_reps, ended_by=r.ended_by)
         self.bus.emit("set", session=self.session_id, **data)

@@ -58,7 +58,7 @@ class SimPerson:
         lifter.profile.recovery_tau_s = RECOVERY_TAU_S / self.rest_scale
         lifter.profile.partial_prob = 0.01  # coached, practised movements
         if self.brisk:  # trials: lowering and pauses take less time (velocities unchanged)
-            lifter.profile.eccentric_m_s = max(lifter.profile.eccentric_m_s, 1.2)
+            lifter.profile.eccentric_m_s = max(lifter.profile.eccentric_m_s, 1.6)
             lifter.profile.pause_prob = 0.02
         self.loads[name] = max(load, self.loads.get(name, 0.0))
         self.sets[name] = self.sets.get(name, 0) + 1
