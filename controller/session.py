@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -1012,9 +1013,11 @@ def expected_travel_mm(t_us: np.ndarray, velocity_m_s: np.ndarray) -> float:
     taken: a stuck sensor, whose position does not move at all, disagrees with both."""
     if len(t_us) < 2:
         return 0.0
-    v = across_cables(velocity_m_s)
-    dt = np.diff(t_us) / 1e6
-    forward, backward = float(v[:-1] @ dt), float(v[1:] @ dt)
+    v = across_cables(velocity_m_s).tolist()  # a handful of samples: lists beat numpy here
+    t = t_us.tolist()
+    dt = [(b - a) / 1e6 for a, b in itertools.pairwise(t)]
+    forward = sum(x * d for x, d in zip(v, dt, strict=False))  # v[:-1] with the step after
+    backward = sum(x * d for x, d in zip(v[1:], dt, strict=True))  # v[1:], the step before
     return 1000 * (forward if abs(forward) < abs(backward) else backward)
 
 

@@ -26,10 +26,16 @@ class _WarpSelector(selectors.DefaultSelector):
         self._loop = loop
         # Bound once: select() runs every loop iteration, and super() there costs a lookup.
         self._poll = super().select
+        self._busy = 0  # iterations with work ready since the fds were last polled
 
     def select(self, timeout: float | None = None) -> list:
         clock = self._loop
         if clock.speed == 0:
+            if timeout == 0:  # work is ready: the fds can wait a few iterations (in-process
+                self._busy += 1  # links only at speed 0; the self-pipe is all there is)
+                if self._busy < BUSY_POLL_EVERY:
+                    return []
+            self._busy = 0
             events = self._poll(0)
             if not events and timeout:
                 clock.virtual += timeout
@@ -44,6 +50,7 @@ class _WarpSelector(selectors.DefaultSelector):
         return events
 
 
+BUSY_POLL_EVERY = 32  # at speed 0, while work is ready, the fds are polled this often
 MAX_STEP_S = 0.01  # one tick of the simulated unit (100 Hz): the most a busy iteration moves
 
 
