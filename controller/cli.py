@@ -7,6 +7,7 @@ clear line; a unit or link that fails exits with status 1; neither prints a trac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -15,9 +16,9 @@ from typing import Any
 
 import click
 
-from controller.loads import LoadError, check_load
+from controller.inputs import InputError, Load, Number, host_port
+from controller.loads import LoadError
 from controller.logs import bind_session, configure_logging, new_session_id
-from controller.validation import finite
 from firmware_bridge.client import DeviceError
 from firmware_bridge.devices import device_client
 from firmware_bridge.links import scheme_of, warpable
@@ -70,10 +71,52 @@ def _check_url(url: str) -> str:
 def _device_option(default: str | None = None):
     return click.option("--device", "device", default=default, required=default is None,
                         show_default=True, help=DEVICE_HELP,
-                        callback=lambda ctx, p, v: _check_url(v) if v else v)
+                        callback=lambda ctx, p, v: _check_url(v) if v is not None else v)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def failure_line(e: BaseException) -> str:
+    """One line for a failure nothing nearer caught: what went wrong and with which file,
+    never a traceback (that goes to the log file for support)."""
+    import sqlite3
+
+    from controller.history import NotAHistory
+
+    if isinstance(e, BaseExceptionGroup):
+        return failure_line(e.exceptions[0])
+    if isinstance(e, NotAHistory):
+        return str(e)
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8 text ({e.reason} at byte {e.start})"
+    if isinstance(e, RecursionError):
+        return "the input is nested too deeply to read"
+    if isinstance(e, OSError):
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror or e}"
+    if isinstance(e, sqlite3.DatabaseError):
+        return f"the history database cannot be used ({e})"
+    return f"{type(e).__name__}: {e} (an unexpected failure: the log file has the details)"
+
+
+class _Group(click.Group):
+    """Every subcommand's unexpected failure ends as one line and exit 1 (usage errors are
+    click's, exit 2): the CLI's single error path."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt,
+                SystemExit):
+            raise
+        except Exception as e:
+            import structlog
+
+            with contextlib.suppress(Exception):  # at info: to the log file, not the screen
+                structlog.get_logger("controller.cli").info("unexpected_failure",
+                                                            exc_info=True)
+            raise click.ClickException(failure_line(e)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
               help="Log lines on stderr: text (default) or JSON lines (default for sim serve).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
@@ -98,10 +141,10 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None,
 
 @cli.command()
 @_device_option(default=None)
-@click.option("--seed", type=click.IntRange(0, 2**31), default=7, show_default=True,
+@click.option("--seed", type=Number(0, 2**31, integer=True), default=7,
+              show_default=True,
               help="Seed of the simulated lifter: the same seed gives the same workout.")
-@click.option("--speed", type=click.FloatRange(min=0, max=1000), default=10.0, show_default=True,
-              callback=lambda c, p, v: finite(v, "--speed"),
+@click.option("--speed", type=Number(0, 1000), default=10.0, show_default=True,
               help="Time factor for the in-process simulator; 0 = as fast as possible.")
 def demo(device: str | None, seed: int, speed: float) -> None:
     """Run a short session end to end against a unit (the in-process simulator by default)."""
@@ -137,13 +180,13 @@ def demo(device: str | None, seed: int, speed: float) -> None:
               help="Optional velocity column, m/s (default: derived from position).")
 @click.option("--time-unit", type=click.Choice(["s", "ms", "us"]), default="s",
               show_default=True)
-@click.option("--scale", type=float, default=1.0, show_default=True,
+@click.option("--scale", type=Number(-1e6, 1e6), default=1.0, show_default=True,
               help="Multiply positions by this to get mm (1000 for metres, 10 for cm).")
 @click.option("--invert", is_flag=True,
               help="The concentric phase is the position falling (e.g. a bar lowered first).")
-@click.option("--reference-mm", type=click.FloatRange(min=1), default=None,
+@click.option("--reference-mm", type=Number(1, 10000), default=None,
               help="Full range of motion known from earlier sets (default: calibrate).")
-@click.option("--idle-s", type=click.FloatRange(min=1), default=20.0, show_default=True,
+@click.option("--idle-s", type=Number(1, 3600), default=20.0, show_default=True,
               help="No movement for this long ends the set.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def reps(file: Path, time_col: str | None, position_col: str | None, tension_col: str | None,
@@ -202,13 +245,13 @@ def device_info(device: str) -> None:
 
 
 @device.command("set-load")
-@click.argument("kg", type=str)
+@click.argument("kg", type=Load())
 @_device_option()
-@click.option("--hold", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Seconds to keep the load (the unit deloads when this program lets go).")
-def device_set_load(kg: str, device: str, hold: float) -> None:
+@click.option("--hold", type=Number(0, 3600), default=0.0, show_default=True,
+              help="Seconds to keep the load, up to 3600 (the unit deloads when this program "
+                   "lets go).")
+def device_set_load(kg: float, device: str, hold: float) -> None:
     """Set an absolute load KG on every cable (a multiple of 0.5 kg)."""
-    check_now(kg)
 
     async def main() -> None:
         async with device_client(device) as dev:
@@ -231,18 +274,8 @@ def device_set_load(kg: str, device: str, hold: float) -> None:
     _run(main)
 
 
-def check_now(kg: str) -> None:
-    """Refuse what is wrong whatever the unit: not a number, negative, off the 0.5 kg grid."""
-    try:
-        check_load(kg, float("inf"))
-    except LoadError as e:
-        raise UsageProblem(str(e)) from None
-    except click.ClickException:
-        raise
-
-
 @device.command("scan")
-@click.option("--timeout", "seconds", type=click.FloatRange(1, 120), default=8.0,
+@click.option("--timeout", "seconds", type=Number(1, 120), default=8.0,
               show_default=True)
 @click.option("--all", "show_all", is_flag=True, help="List every BLE device, not only units.")
 def device_scan(seconds: float, show_all: bool) -> None:
@@ -297,34 +330,41 @@ def sim() -> None:
 def _host_port(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     if value is None:
         return None
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise click.BadParameter(f"{value!r}: expected HOST:PORT, e.g. 127.0.0.1:7878 "
-                                 "(port 0 picks a free one)")
-    return host or "127.0.0.1", int(port)
+    try:
+        return host_port(value, "--tcp", default_host="127.0.0.1")
+    except InputError as e:
+        raise click.BadParameter(f"{e} (port 0 picks a free one)") from None
 
 
 @sim.command("serve")
 @click.option("--pty", is_flag=True, help="Serve on a new pseudo-terminal; prints its URL.")
 @click.option("--tcp", callback=_host_port, metavar="HOST:PORT",
               help="Serve on a TCP port; prints its URL.")
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--cables", type=click.IntRange(1, 2), default=1, show_default=True)
-@click.option("--max-kg", type=float, default=100.0, show_default=True,
+@click.option("--seed", type=Number(0, 2**31, integer=True), default=1, show_default=True)
+@click.option("--cables", type=Number(1, 2, integer=True), default=1,
+              show_default=True)
+@click.option("--max-kg", type=Number(0.5, 200), default=100.0, show_default=True,
               help="Maximum load per cable.")
-@click.option("--lease-ms", type=int, default=500, show_default=True)
+@click.option("--lease-ms", type=Number(50, 60000, integer=True), default=500, show_default=True)
 @click.option("--reps", default="10", show_default=True,
               help="Reps the simulated lifter aims for in each set, e.g. 8,10,10.")
-@click.option("--rest", type=float, default=60.0, show_default=True,
+@click.option("--rest", type=Number(0, 3600), default=60.0, show_default=True,
               help="Seconds the simulated lifter rests between sets.")
-@click.option("--drop-ack", type=int, default=0, help="Lose the next N ACKs (fault injection).")
-@click.option("--drop", type=float, default=0.0, help="Probability of losing any frame.")
-@click.option("--corrupt", type=float, default=0.0, help="Probability of corrupting a frame.")
-@click.option("--duplicate", type=float, default=0.0, help="Probability of sending a frame twice.")
-@click.option("--jitter-ms", type=float, default=0.0, help="Hold each write back 0..N ms.")
-@click.option("--disconnect-at", type=float, default=None, help="Drop the link at this second.")
-@click.option("--reboot-at", type=float, default=None, help="Reboot the unit at this second.")
-@click.option("--stuck-sensor-at", type=float, default=None,
+@click.option("--drop-ack", type=Number(0, 1000, integer=True), default=0,
+              help="Lose the next N ACKs (fault injection).")
+@click.option("--drop", type=Number(0, 1), default=0.0,
+              help="Probability of losing any frame.")
+@click.option("--corrupt", type=Number(0, 1), default=0.0,
+              help="Probability of corrupting a frame.")
+@click.option("--duplicate", type=Number(0, 1), default=0.0,
+              help="Probability of sending a frame twice.")
+@click.option("--jitter-ms", type=Number(0, 10000), default=0.0,
+              help="Hold each write back 0..N ms.")
+@click.option("--disconnect-at", type=Number(0, 86400), default=None,
+              help="Drop the link at this second.")
+@click.option("--reboot-at", type=Number(0, 86400), default=None,
+              help="Reboot the unit at this second.")
+@click.option("--stuck-sensor-at", type=Number(0, 86400), default=None,
               help="Freeze the position sensor at this second.")
 @click.pass_context
 def sim_serve(ctx: click.Context, pty: bool, tcp: tuple[str, int] | None, **opts: Any) -> None:

@@ -206,6 +206,57 @@ class Unresolved(LookupError):
     """A provisional session id whose session is not in the database (yet)."""
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class NotAHistory(ValueError):
+    """The file named as the history cannot be one: says which file and what is wrong with it.
+    Nothing has been written to it."""
+
+
+def check_history_file(path: Path, create: bool = True) -> None:
+    """Refuse, before anything is written, a path that is not a Halfstep history (or, with
+    `create`, a new one in a folder that exists): an empty or foreign file is never taken over."""
+    if path.is_dir():
+        raise NotAHistory(f"{path} is a folder, not a history database")
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise NotAHistory(f"{path}: the folder {path.parent} does not exist")
+        if not create:
+            raise NotAHistory(f"{path}: no history yet (run a session with halfstep run)")
+        return
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise NotAHistory(f"{path}: cannot be read ({e.strerror or e})") from None
+    if not head:
+        raise NotAHistory(f"{path} is an empty file, not a Halfstep history: remove it or "
+                          "name another file")
+    if head != SQLITE_MAGIC:
+        raise NotAHistory(f"{path} is not a Halfstep history database (not an SQLite file)")
+    try:  # read-only: whose SQLite database it is
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            _check_schema(db, path)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise NotAHistory(f"{path} cannot be read as a history database ({e})") from None
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> None:
+    """An SQLite file of some other program (tables but no Halfstep schema version) is
+    refused rather than given Halfstep's tables."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if version == 0 and tables:
+        raise NotAHistory(f"{path} is an SQLite database of another program, not a Halfstep "
+                          "history")
+    if version and "sessions" not in tables:
+        raise NotAHistory(f"{path} is not a Halfstep history (no sessions table)")
+
+
 class History:
     """The history database. Writes never raise for a database that cannot be written now
     (see `transient`): the record is journaled and written later; `pending` says how many wait.
@@ -216,8 +267,10 @@ class History:
     database refused for a reason other than space: kept for a person to look at).
     """
 
-    def __init__(self, path: Path | str, *, reserve_bytes: int = RESERVE_BYTES):
+    def __init__(self, path: Path | str, *, reserve_bytes: int = RESERVE_BYTES,
+                 readonly: bool = False):
         self.path = Path(path)
+        check_history_file(self.path, create=not readonly)
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.reserve_path = self.path.with_name(self.path.name + ".reserve")
         self._memory: list[dict[str, Any]] = []  # journal records not even the file took
@@ -225,8 +278,23 @@ class History:
         self._handed_out = 0  # the lowest provisional id handed out by this instance
         self._lock: int | None = None
         self._opened = False
+        if readonly:  # reading (history list/show/export): no lock, journal or reserve files
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                      isolation_level=None)
+            try:
+                self.db.row_factory = sqlite3.Row
+                _check_schema(self.db, self.path)
+                if self.version < len(MIGRATIONS):
+                    raise NotAHistory(f"{self.path} was written by an older halfstep: run a "
+                                      "session (halfstep run) once to bring it up to date")
+                self.migrate()  # a newer schema than this program knows: refused there
+            except BaseException:
+                self.db.close()
+                raise
+            return
         self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
         try:
+            _check_schema(self.db, self.path)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")

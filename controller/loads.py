@@ -7,9 +7,14 @@ a load is never silently rounded or clamped.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal, DecimalException
 
 STEP_KG = Decimal("0.5")
+# What a load may look like as text: ASCII digits and one '.', nothing else (no `1_0`, no other
+# scripts' digits, no exponent): controller/inputs.py says why.
+PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,19})?")
+LOAD_FORMAT = "a plain decimal number of kilograms: digits 0-9 and at most one '.', e.g. 12.5"
 
 
 class LoadError(ValueError):
@@ -21,11 +26,18 @@ def _fmt(d: Decimal) -> str:
 
 
 def check_load(kg: float | str | Decimal, max_kg: float) -> float:
-    """Return the load as a float if it is valid for a unit whose maximum is `max_kg` per cable."""
+    """Return the load as a float if it is valid for a unit whose maximum is `max_kg` per cable.
+    Text must be a plain decimal; a float (from code) is judged by its shortest repr."""
+    if isinstance(kg, bool) or not isinstance(kg, float | int | str | Decimal):
+        raise LoadError(f"load {kg!r} is not {LOAD_FORMAT}")
+    text = kg.strip(" \t\r\n") if isinstance(kg, str) else repr(kg) if isinstance(
+        kg, float) else str(kg)
+    if isinstance(kg, str) and not PLAIN_DECIMAL.fullmatch(text):
+        raise LoadError(f"load {kg!r} is not {LOAD_FORMAT}")
     try:
-        value = Decimal(str(kg)).normalize()
+        value = Decimal(text).normalize()
         value = Decimal(format(value, "f"))
-    except InvalidOperation:
+    except DecimalException:
         raise LoadError(f"load {kg!r} is not a number; give kilograms, e.g. 12.5") from None
     if not value.is_finite():
         raise LoadError(f"load {kg} is not a finite number of kilograms")

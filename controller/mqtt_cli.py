@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from controller.inputs import InputError, JsonNumber, Number, loads_json, topic_segment
 from controller.mqtt_config import MqttSettings, MqttUrlError, parse_mqtt_url
 
 
@@ -24,15 +25,43 @@ def mqtt_url(ctx: click.Context | None, param: click.Parameter | None,
         raise click.BadParameter(str(e)) from None
 
 
-def describe(topic: str, payload: bytes) -> str:
-    """One readable line for a message from a unit (unknown shapes are shown raw)."""
-    kind = topic.rsplit("/", 1)[-1]
+def _unit(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A unit id as it appears in topics, or + for all: never another wildcard or a '/'."""
+    if value == "+":
+        return value
     try:
-        m: Any = json.loads(payload) if payload[:1] == b"{" else payload.decode()
+        return topic_segment(value, "--unit")
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def describe(topic: str, payload: bytes) -> str:
+    """One readable line for a message from a unit (unknown shapes, and fields of the wrong
+    type from whatever else publishes there, are shown raw: a broker is not trusted)."""
+    try:
+        m: Any = loads_json(payload) if payload[:1] == b"{" else payload.decode()
     except (ValueError, UnicodeDecodeError):
         return f"{len(payload)} bytes (not JSON)"
     if not isinstance(m, dict):
-        return str(m)
+        return str(m)[:200]
+    try:
+        return _describe(topic.rsplit("/", 1)[-1], _numbers(m))
+    except (TypeError, ValueError, AttributeError, RecursionError):
+        return payload[:200].decode(errors="replace")
+
+
+def _numbers(m: Any) -> Any:
+    """JSON numbers kept as text by `loads_json`, back to numbers for display."""
+    if isinstance(m, JsonNumber):
+        return float(m) if any(c in m for c in ".eE") else int(m)
+    if isinstance(m, dict):
+        return {k: _numbers(v) for k, v in m.items()}
+    if isinstance(m, list):
+        return [_numbers(v) for v in m]
+    return m
+
+
+def _describe(kind: str, m: dict[str, Any]) -> str:
     if kind == "state":
         line = f"{m.get('phase')}"
         if m.get("exercise"):
@@ -75,13 +104,13 @@ def register(cli: click.Group, run_async: Any) -> None:
 
     @mqtt.command()
     @click.argument("url", callback=mqtt_url)
-    @click.option("--unit", default="+", show_default=True,
-                  help="Only this unit's messages (its id in the topics).")
+    @click.option("--unit", default="+", show_default=True, callback=_unit,
+                  help="Only this unit's messages (its id in the topics; + for every unit).")
     @click.option("--json", "as_json", is_flag=True,
                   help="One JSON object per message: topic, retain, payload.")
-    @click.option("--count", type=click.IntRange(min=1), default=None,
+    @click.option("--count", type=Number(1, 1000000, integer=True), default=None,
                   help="Stop after this many messages.")
-    @click.option("--timeout", type=click.FloatRange(min=0), default=None,
+    @click.option("--timeout", type=Number(0, 86400), default=None,
                   help="Stop after this many seconds.")
     @click.option("--discovery/--no-discovery", default=True, show_default=True,
                   help="Also show the Home Assistant discovery messages.")
@@ -118,8 +147,8 @@ def register(cli: click.Group, run_async: Any) -> None:
 def _print(topic: str, payload: bytes, retain: bool, as_json: bool) -> None:
     if as_json:
         try:
-            body: Any = json.loads(payload)
-        except ValueError:
+            body: Any = _numbers(loads_json(payload))
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = payload.decode(errors="replace")
         click.echo(json.dumps({"topic": topic, "retain": retain, "payload": body}))
         return

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.validation import describe
+from firmware_bridge.redact import redact_url
 
 PASSWORD_ENV = "HALFSTEP_MQTT_PASSWORD"
 TOPIC_SAFE = re.compile(r"[^a-z0-9_-]+")
@@ -59,7 +60,8 @@ class MqttSettings(BaseModel):
         """The URL as it may be logged: never the password."""
         auth = f"{self.username}:***@" if self.username else ""
         scheme = "mqtts" if self.tls else "mqtt"
-        return f"{scheme}://{auth}{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{auth}{host}:{self.port}"
 
 
 def unit_id(serial: str) -> str:
@@ -68,14 +70,20 @@ def unit_id(serial: str) -> str:
 
 
 def parse_mqtt_url(url: str) -> MqttSettings:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:  # e.g. an unclosed IPv6 bracket
+        raise MqttUrlError(f"{_safe(url)!r}: not a URL ({e}); e.g. mqtt://user:pass@host:1883 "
+                           "or mqtt://[::1]:1883") from None
     if parts.scheme not in ("mqtt", "mqtts"):
         raise MqttUrlError(f"{_safe(url)!r}: the broker URL must start with mqtt:// or mqtts:// "
                            "(e.g. mqtt://user:pass@localhost:1883)")
     try:
         port = parts.port
     except ValueError:
-        raise MqttUrlError(f"{_safe(url)!r}: the port must be a number from 1 to 65535") from None
+        port = 0
+    if port == 0 or (port is None and parts.netloc.rsplit("]", 1)[-1].endswith(":")):
+        raise MqttUrlError(f"{_safe(url)!r}: the port must be a number from 1 to 65535")
     query: dict[str, Any] = {}
     for k, v in parse_qsl(parts.query, keep_blank_values=True):
         if k not in MqttSettings.model_fields or k in ("host", "port", "username", "password",
@@ -94,16 +102,18 @@ def parse_mqtt_url(url: str) -> MqttSettings:
         raise MqttUrlError(f"{_safe(url)!r}: a client certificate needs both cert= and key=")
     password = unquote(parts.password) if parts.password else os.environ.get(PASSWORD_ENV)
     try:
-        return MqttSettings(host=parts.hostname or "", tls=parts.scheme == "mqtts",
+        settings = MqttSettings(host=parts.hostname or "", tls=parts.scheme == "mqtts",
                             port=port or (8883 if parts.scheme == "mqtts" else 1883),
                             username=unquote(parts.username) if parts.username else None,
-                            password=password, **query)
+                                password=password, **query)
     except ValidationError as e:
         raise MqttUrlError(f"broker URL {_safe(url)!r}: " + describe(e)) from None
+    try:  # certificates read now: a bad file is a usage error at once, not mid-session
+        settings.ssl_context()
+    except (ssl.SSLError, OSError, ValueError) as e:
+        raise MqttUrlError(f"{_safe(url)!r}: the TLS files cannot be used ({e})") from None
+    return settings
 
 
 def _safe(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
+    return redact_url(url)

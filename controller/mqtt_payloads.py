@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.events import Event, iso, jsonable
-from controller.loads import STEP_KG
+from controller.inputs import load_kg, loads_json
+from controller.loads import STEP_KG, LoadError
 from firmware_bridge.messages import telemetry_columns
 
 SCHEMA = 1
@@ -132,7 +133,7 @@ def parse_command(name: str, payload: bytes) -> Command:
     body: Any = text
     if text.startswith("{"):
         try:
-            body = json.loads(text)
+            body = loads_json(text)  # numbers as sent: judged on their text, not a float
         except ValueError as e:
             raise CommandError(f"the payload is not valid JSON ({e})", "payload") from None
     cid = None
@@ -148,12 +149,10 @@ def parse_command(name: str, payload: bytes) -> Command:
         raise CommandError("the next set's load is missing", "kg",
                            'a number of kg, e.g. 12.5 or {"kg": 12.5}')
     try:
-        kg = float(raw)
-    except (TypeError, ValueError):
-        raise CommandError(f"{raw!r} is not a number of kg", "kg",
-                           'a number of kg, e.g. 12.5 or {"kg": 12.5}') from None
-    if kg != kg or kg in (float("inf"), float("-inf")):
-        raise CommandError(f"{raw!r} is not a number of kg", "kg", "a finite number of kg")
+        kg = load_kg(raw)  # the grid here; the unit's maximum where the load is set
+    except LoadError as e:
+        raise CommandError(str(e), "kg", 'a number of kg on the 0.5 kg grid, e.g. 12.5 or '
+                           '{"kg": 12.5}') from None
     return Command("next_load", cid, kg)
 
 

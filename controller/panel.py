@@ -15,13 +15,16 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import multiprocessing
+import re
 import secrets
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from controller import questions
 from controller.control_core import to_loop
 from controller.events import Event, jsonable
+from controller.inputs import JsonNumber, load_kg, loads_json
+from controller.loads import LoadError
 from controller.panel_io import AnswerError, PersonIO
 from controller.plan_cli import load_plan
 from controller.plan_updates import ClearanceError
@@ -46,8 +51,20 @@ log = structlog.get_logger("controller.panel")
 STATIC = Path(__file__).with_name("panel_static")
 COOKIE = "halfstep_panel"
 QUEUE = 500  # events waiting per open page
-MAX_TRIES = 5  # wrong PINs before a pause
+PIN_RULE = "4 to 12 digits 0-9"  # ASCII digits; 6 or more recommended
+# Wrong PINs (see PinGuard): a client (one address; one /64 for IPv6) has MAX_TRIES free, then
+# waits LOCKOUT_S, doubled at every further wrong PIN up to LOCKOUT_CAP_S. Clients off the
+# loopback share a budget of wrong PINs an hour and a day, so that many addresses buy nothing.
+MAX_TRIES = 5
 LOCKOUT_S = 30.0
+LOCKOUT_CAP_S = 3600.0
+FORGET_S = 86400.0  # a client's wrong PINs are forgotten a day after its last one
+WRONG_PER_HOUR = 10
+WRONG_PER_DAY = 50
+MAX_CLIENTS = 4096  # clients whose wrong PINs are remembered
+SESSION_S = 30 * 86400  # a login lasts 30 days: the cookie's Max-Age, enforced here too
+MAX_DEPTH = 8  # JSON nesting a panel body may have (they are flat)
+MAX_DIGITS = 18  # a JSON number longer than this is not one a person or the page sent
 REARM = ("After a STOP, a lost link or a restart of the unit, the load stays off. To re-arm: "
          "answer Yes when the panel asks whether to continue, then take up the handles at the "
          "unit when the next set is ready; the load comes on only then.")
@@ -55,7 +72,7 @@ REARM = ("After a STOP, a lost link or a restart of the unit, the load stays off
 
 class NextLoad(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kg: float
+    kg: Any  # as sent (a JsonNumber keeps its text): judged by `load_kg`, never a lax float
 
 
 class Answer(BaseModel):
@@ -91,18 +108,26 @@ class Login(BaseModel):
 
 
 def hash_pin(pin: str, salt: bytes | None = None) -> dict[str, str]:
+    """Salted scrypt: slow on purpose (tens of ms), so a stolen PIN file is no quick lookup
+    table; the caller runs it off the event loop."""
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1)
     return {"salt": salt.hex(), "scrypt": digest.hex()}
 
 
 def pin_matches(pin: str, stored: dict[str, str]) -> bool:
+    """Compared in constant time, so the answer's timing says nothing about the digest."""
     return hmac.compare_digest(hash_pin(pin, bytes.fromhex(stored["salt"]))["scrypt"],
                                stored["scrypt"])
 
 
-def valid_pin(pin: str) -> bool:
-    return pin.isdigit() and 4 <= len(pin) <= 8
+_PIN = re.compile(r"[0-9]{4,12}")  # PIN_RULE
+
+
+def valid_pin(pin: object) -> bool:
+    """4 to 12 ASCII digits: `str.isdigit` would also take other scripts' digits (and
+    superscripts), which a keypad cannot type back."""
+    return isinstance(pin, str) and _PIN.fullmatch(pin) is not None
 
 
 def is_loopback(host: str) -> bool:
@@ -114,18 +139,140 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def client_key(remote: str | None) -> str:
+    """Who a request comes from, for counting wrong PINs: the peer's address as the socket
+    says (never a header a client writes, such as X-Forwarded-For), an IPv4-mapped address as
+    IPv4, and an IPv6 address as its /64, which one machine can fill with addresses at will."""
+    try:
+        ip = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return remote or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if not ip.is_loopback:
+            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+@dataclass
+class _Client:
+    failures: int = 0
+    until: float = 0.0  # no PIN is checked for this client before this time
+    last: float = 0.0  # its last wrong PIN
+
+
+class PinGuard:
+    """Wrong PINs, counted per client: one client guessing locks out only itself, so a browser
+    already logged in, the unit's own screen (the loopback) and every other address keep
+    working. A client gets MAX_TRIES, then waits LOCKOUT_S, doubled per wrong PIN up to
+    LOCKOUT_CAP_S. Clients off the loopback also share WRONG_PER_HOUR and WRONG_PER_DAY, so
+    that an attacker with many addresses gets no more guesses than one with a few; that
+    budget never applies to the loopback, and a logged-in browser does not need to log in.
+
+    A guess counts as wrong from the moment it is admitted (`admit`) until `passed` takes it
+    back: concurrent guesses cannot slip past the count while scrypt runs."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.clients: dict[str, _Client] = {}
+        self.wrong: deque[float] = deque(maxlen=WRONG_PER_DAY)  # off the loopback
+
+    def wait(self, client: str) -> float:
+        """Seconds before this client's next PIN is checked (0: now)."""
+        now = self.clock()
+        c = self._client(client, now)
+        mine = c.until - now if c is not None else 0.0
+        return max(0.0, mine, 0.0 if is_loopback(client) else self._shared_wait(now))
+
+    def admit(self, client: str) -> float:
+        """Count a guess as wrong before it is checked; returns its time for `passed`."""
+        now = self.clock()
+        c = self._client(client, now) or self.clients.setdefault(client, _Client())
+        c.failures += 1
+        c.last = now
+        if c.failures >= MAX_TRIES:
+            doublings = min(c.failures - MAX_TRIES, 20)
+            c.until = now + min(LOCKOUT_S * 2 ** doublings, LOCKOUT_CAP_S)
+        if not is_loopback(client):
+            self.wrong.append(now)
+        self._prune(now)
+        return now
+
+    def passed(self, client: str, at: float) -> None:
+        """The right PIN: the client starts afresh and its guess leaves the shared budget."""
+        self.clients.pop(client, None)
+        if not is_loopback(client):
+            with contextlib.suppress(ValueError):
+                self.wrong.remove(at)
+
+    def _client(self, client: str, now: float) -> _Client | None:
+        c = self.clients.get(client)
+        if c is not None and c.until <= now and now - c.last > FORGET_S:
+            del self.clients[client]
+            return None
+        return c
+
+    def _shared_wait(self, now: float) -> float:
+        """Until the hour's and the day's budgets of wrong PINs off the loopback have room."""
+        wait = 0.0
+        hour = [t for t in self.wrong if t > now - 3600]
+        if len(hour) >= WRONG_PER_HOUR:
+            wait = hour[-WRONG_PER_HOUR] + 3600 - now
+        if len(self.wrong) >= WRONG_PER_DAY and self.wrong[0] > now - 86400:
+            wait = max(wait, self.wrong[0] + 86400 - now)
+        return wait
+
+    def _prune(self, now: float) -> None:
+        """Bounded memory: forgotten clients go first, then those whose last guess is oldest
+        (the shared budget still holds for them)."""
+        if len(self.clients) <= MAX_CLIENTS:
+            return
+        for key in [k for k, c in self.clients.items()
+                    if c.until <= now and now - c.last > FORGET_S]:
+            del self.clients[key]
+        while len(self.clients) > MAX_CLIENTS:
+            del self.clients[min(self.clients, key=lambda k: self.clients[k].last)]
+
+
+class Sessions:
+    """Login tokens that expire SESSION_S after login. The cookie's Max-Age asks the browser
+    to forget it; a copied cookie is refused here all the same once its time is up."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, ttl: float = SESSION_S):
+        self.clock, self.ttl = clock, ttl
+        self.expires: dict[str, float] = {}
+
+    def new(self) -> str:
+        now = self.clock()
+        for token in [t for t, end in self.expires.items() if end <= now]:
+            del self.expires[token]
+        token = secrets.token_urlsafe(24)
+        self.expires[token] = now + self.ttl
+        return token
+
+    def valid(self, token: str | None) -> bool:
+        end = self.expires.get(token) if token else None
+        if end is None:
+            return False
+        if end <= self.clock():
+            del self.expires[token]  # type: ignore[arg-type]
+            return False
+        return True
+
+
 class Panel:
     def __init__(self, runner: SessionRunner, io: PersonIO, plan_path: Path, host: str,
-                 port: int, pin: dict[str, str] | None = None):
+                 port: int, pin: dict[str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.runner, self.io, self.plan_path = runner, io, plan_path
         self.host, self.port = host, port
         self.pin = pin
-        self.tokens: set[str] = set()
+        self.sessions = Sessions(clock)
+        self.guard = PinGuard(clock)
         self.unlocked = asyncio.Event()
         if pin is None:
             self.unlocked.set()
-        self.failures = 0
-        self.locked_until = 0.0
         self.pages: set[asyncio.Queue[str]] = set()
         self.safety: deque[dict[str, Any]] = deque(maxlen=50)
         self.unit: dict[str, Any] = {}
@@ -144,7 +291,7 @@ class Panel:
         app = web.Application(middlewares=[self._guard], client_max_size=16 * 1024)
         app.add_routes([
             web.get("/", self._index), web.static("/static", STATIC),
-            web.get("/favicon.ico", lambda r: web.Response(status=204)),
+            web.get("/favicon.ico", _no_content),
             web.get("/api/state", self._state), web.get("/api/today", self._today),
             web.get("/api/progress", self._progress), web.get("/api/unit", self._unit),
             web.get("/api/events", self._events), web.post("/api/stop", self._stop),
@@ -233,33 +380,37 @@ class Panel:
             return _error(403, f"requests from {origin!r} are refused: only the panel's own "
                                "page may use it")
         if self.pin is not None and request.path.startswith("/api/") and \
-                request.path != "/api/login" and request.cookies.get(COOKIE) not in self.tokens:
+                request.path != "/api/login" and \
+                not self.sessions.valid(request.cookies.get(COOKIE)):
             return _error(401, "enter the panel's PIN first", field="pin")
         return await handler(request)
 
     async def _login(self, request: web.Request) -> web.Response:
+        """The PIN, against wrong guesses per client (PinGuard); the right one gives a cookie
+        that lasts SESSION_S, readable by no script (HttpOnly) and sent by no other site."""
         body = await _body(request, Login)
         if isinstance(body, web.Response):
             return body
         if self.pin is None:
             return web.json_response({"ok": True})
-        now = time.monotonic()
-        if now < self.locked_until:
-            return _error(429, f"too many wrong PINs: try again in "
-                               f"{self.locked_until - now:.0f} s", field="pin")
+        client = client_key(request.remote)
+        wait = self.guard.wait(client)
+        if wait > 0:
+            return _error(429, f"too many wrong PINs: try again in {math.ceil(wait)} s",
+                          field="pin", allowed="a browser already logged in keeps working")
+        if not valid_pin(body.pin):
+            return _error(400, f"a PIN is {PIN_RULE}", field="pin", allowed=PIN_RULE)
+        at = self.guard.admit(client)
         # scrypt is slow on purpose: hashed on a worker thread, this loop serves on meanwhile.
         if not await asyncio.to_thread(pin_matches, body.pin, self.pin):
-            self.failures += 1
-            if self.failures >= MAX_TRIES:
-                self.failures, self.locked_until = 0, now + LOCKOUT_S
-            return _error(403, "wrong PIN", field="pin", allowed="the 4-8 digit PIN set at the "
-                                                             "first run")
-        self.failures = 0
-        token = secrets.token_urlsafe(24)
-        self.tokens.add(token)
+            log.warning("panel_wrong_pin", client=client)
+            return _error(403, "wrong PIN", field="pin",
+                          allowed=f"the PIN set at the first run ({PIN_RULE})")
+        self.guard.passed(client, at)
         self.unlocked.set()
         resp = web.json_response({"ok": True})
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+        resp.set_cookie(COOKIE, self.sessions.new(), max_age=SESSION_S, path="/",
+                        httponly=True, samesite="Strict")
         return resp
 
     # ---- pages and data ----------------------------------------------------------------------
@@ -345,11 +496,19 @@ class Panel:
         return web.json_response({"ok": True, **result})
 
     async def _next_load(self, request: web.Request) -> web.Response:
-        body = await _body(request, NextLoad)
+        """The next set's load, judged on the text that was sent (`load_kg`, the rule the CLI
+        and MQTT apply, with their message): `true`, `1_0`, `1e1` or 12.4999999999999999 are
+        refused here, before the session sees a number; the plan's cap is the session's."""
+        body = await _body(request, NextLoad, numbers_as_text=True)
         if isinstance(body, web.Response):
             return body
         try:
-            value = self.runner.set_next_load(body.kg, "panel")
+            kg = load_kg(body.kg)
+        except LoadError as e:
+            return _error(400, str(e), field="kg",
+                          allowed="a plain decimal number of kg on the 0.5 kg grid, e.g. 12.5")
+        try:
+            value = self.runner.set_next_load(kg, "panel")
         except SafetyRefusal as e:  # off the grid, above the cap, mid-set, ...
             return _error(409, e.cause, field="kg", allowed=e.allowed)
         return web.json_response({"ok": True, "next_kg": value})
@@ -411,14 +570,66 @@ class Panel:
         return web.json_response({"ok": True, "value": value}, dumps=_dumps)
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+async def _body(request: web.Request, model: type[BaseModel],
+                numbers_as_text: bool = False) -> Any:
+    """A JSON body through the strict layer (`loads_json`): bad JSON, NaN, deep nesting, a
+    body that is not an object or a field of the wrong type are a 400 that says so, never a
+    traceback. Numbers stay text with `numbers_as_text` (loads); elsewhere they become plain
+    ints and finite floats before the model sees them."""
     if request.content_type != "application/json":
         return _error(415, "send JSON (Content-Type: application/json)")
     try:
-        return model.model_validate_json(await request.read())
+        data = loads_json(await request.read())
+    except ValueError as e:  # UnicodeDecodeError, JSONDecodeError and deep nesting included
+        return _error(400, f"not valid JSON: {e}")
+    try:
+        data = _plain(data, numbers_as_text)
+    except ValueError as e:
+        return _error(400, f"the body is refused: {e}")
+    if not isinstance(data, dict):
+        return _error(400, f"send a JSON object, not {type(data).__name__}",
+                      allowed=_fields(model))
+    try:
+        return model.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         return _error(400, describe(e), field=".".join(str(p) for p in first["loc"]) or None)
+
+
+def _plain(value: Any, numbers_as_text: bool, depth: int = 0) -> Any:
+    """Parsed JSON made safe for the models: nesting beyond MAX_DEPTH, numbers too long to be
+    typed, infinite floats (`1e999`) and text that is not Unicode (lone surrogates, which
+    would fail later when logged or stored) are ValueErrors here."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, JsonNumber):
+        if numbers_as_text:  # `load_kg` bounds its length and judges its text
+            return value
+        if len(value.lstrip("-")) > MAX_DIGITS:
+            raise ValueError(f"a number of more than {MAX_DIGITS} characters")
+        if value.lstrip("-").isdigit():
+            return int(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{value} is not a finite number")
+        return number
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text with a lone surrogate (\\ud800-\\udfff) is not Unicode") \
+                from None
+        return value
+    if isinstance(value, dict):
+        return {_plain(k, numbers_as_text, depth + 1): _plain(v, numbers_as_text, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, numbers_as_text, depth + 1) for v in value]
+    return value
+
+
+def _fields(model: type[BaseModel]) -> str:
+    return "{" + ", ".join(f'"{name}": ...' for name in model.model_fields) + "}"
 
 
 def parse_date(text: str) -> dt.date:
@@ -439,6 +650,11 @@ def _error(status: int, reason: str, *, field: str | None = None,
     if allowed:
         body["allowed"] = allowed
     return web.json_response(body, status=status)
+
+
+async def _no_content(request: web.Request) -> web.Response:
+    """No icon (a coroutine: aiohttp deprecates plain functions as handlers)."""
+    return web.Response(status=204)
 
 
 def _put(q: asyncio.Queue[str], msg: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from controller.inputs import InputError, Number, date, load_kg
 from controller.models import Exercise, PlanFile, ProfileKind, Program, UserProfile
 from controller.validation import describe
 
@@ -35,6 +36,8 @@ def load_plan(path: Path) -> PlanFile:
 
 
 def save_plan(plan: PlanFile, path: Path) -> None:
+    if not path.parent.is_dir():
+        raise PlanProblem(f"{path}: the folder {path.parent} does not exist")
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)  # never a half-written plan
@@ -51,14 +54,14 @@ def parse_exercise(spec: str) -> Exercise:
         else []
     try:
         return Exercise(name=parts[0].strip(), region=parts[1], multi_joint=parts[2] == "multi",
-                        first_load_kg=float(parts[3]) if len(parts) >= 4 and parts[3] else 5.0,
+                        first_load_kg=load_kg(parts[3]) if len(parts) >= 4 and parts[3]
+                        else 5.0,
                         loads=loads) \
             if parts[2] in ("multi", "isolated") else _bad_kind(spec)
     except ValidationError as e:
         raise PlanProblem(f"--exercise {spec!r}: {describe(e)}") from None
-    except ValueError:
-        raise PlanProblem(f"--exercise {spec!r}: first load {parts[3]!r} is not a number") \
-            from None
+    except ValueError as e:  # LoadError: the load's own message (format, grid)
+        raise PlanProblem(f"--exercise {spec!r}: first {e}") from None
 
 
 def _bad_kind(spec: str) -> Exercise:
@@ -69,9 +72,9 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-11-23") from None
+        return date(value, max(getattr(param, "opts", None) or ["date"], key=len))
+    except InputError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 @click.group()
@@ -84,7 +87,7 @@ def plan() -> None:
 @click.option("--name", default="me", show_default=True)
 @click.option("--profile", "kind", type=click.Choice([k.value for k in ProfileKind]),
               required=True, help="athlete, pain (adult with persistent pain) or older.")
-@click.option("--sessions-per-week", type=int, default=None,
+@click.option("--sessions-per-week", type=Number(1, 7, integer=True), default=None,
               help="Default: 3 for athletes, 2 otherwise.")
 @click.option("--painful", multiple=True, help="A painful region or condition (repeatable).")
 @click.option("--exercise", "exercises", multiple=True,
@@ -93,7 +96,7 @@ def plan() -> None:
                    "neck, shoulder, elbow, wrist, back, hip, knee, ankle (default: from the "
                    "name).")
 @click.option("--start", callback=_date, help="First day (default: today).")
-@click.option("--unit-max-kg", type=float, default=100.0, show_default=True)
+@click.option("--unit-max-kg", type=Number(1, 200), default=100.0, show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing plan file.")
 def plan_init(path: Path, name: str, kind: str, sessions_per_week: int | None,
               painful: tuple[str, ...], exercises: tuple[str, ...], start: dt.date | None,
@@ -181,19 +184,19 @@ def plan_clear(path: Path, red_flag: bool, by: str, day: dt.date | None,
 @plan.command("trial")
 @click.option("--profile", "kinds", type=click.Choice([k.value for k in ProfileKind]),
               multiple=True, help="Profile(s) to simulate (repeatable; default: all three).")
-@click.option("--persons", type=click.IntRange(1, 200), default=5, show_default=True,
+@click.option("--persons", type=Number(1, 200, integer=True), default=5, show_default=True,
               help="Simulated people per profile.")
-@click.option("--weeks", type=click.IntRange(1, 104), default=12, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--flare-week", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--weeks", type=Number(1, 104, integer=True), default=12, show_default=True)
+@click.option("--seed", type=Number(0, 2**31, integer=True), default=1, show_default=True)
+@click.option("--flare-week", type=Number(0, 104, integer=True), default=0, show_default=True,
               help="Week (from 1) of a pain flare from outside the training (0: none).")
-@click.option("--gap-start-week", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--gap-start-week", type=Number(0, 104, integer=True), default=0, show_default=True,
               help="First week (from 1) of a break from training (0: none).")
-@click.option("--gap-weeks", type=click.IntRange(min=0, max=52), default=3, show_default=True,
+@click.option("--gap-weeks", type=Number(0, 52, integer=True), default=3, show_default=True,
               help="Weeks the break lasts.")
-@click.option("--miss", type=click.FloatRange(0, 0.9), default=0.1, show_default=True,
+@click.option("--miss", type=Number(0, 0.9), default=0.1, show_default=True,
               help="Chance that a planned session is missed (made up the next day).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+@click.option("--jobs", type=Number(1, 64, integer=True), default=None,
               help="Processes to use (default: the machine's cores).")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a PNG chart: working load as % of true 1RM by week, with the band.")
@@ -230,9 +233,18 @@ def plan_trial(kinds: tuple[str, ...], persons: int, weeks: int, seed: int, flar
         click.echo(f"\n{sum(s.sessions for s in summaries)} sessions through the session "
                    f"runner in {took:.0f} s")
     if plot_path is not None:
+        import io
+
         from controller.trial_report import plot
 
-        plot(summaries, plot_path)
+        chart = io.BytesIO()
+        # Drawn first, then written: a full disk is an error, not "chart written".
+        plot(summaries, chart, plot_path.suffix.lstrip(".").lower() or "png")
+        try:
+            plot_path.write_bytes(chart.getvalue())
+        except OSError as e:
+            raise click.ClickException(f"--plot {plot_path}: cannot be written "
+                                       f"({e.strerror or e})") from None
         if not as_json:
             click.echo(f"chart written to {plot_path}")
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import click
 
+from controller.inputs import InputError, Number, host_port
 from controller.mqtt_cli import mqtt_url
 from controller.mqtt_config import MqttSettings
 from controller.plan_cli import FILE_OPTION, PlanProblem, load_plan, save_plan
 from controller.plan_cli import _date as plan_date
-from controller.validation import finite
 
 INTERRUPT_WAIT_S = 5.0  # Ctrl-C: STOP confirmed (about 1 s), the set and the plan saved
 DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -32,10 +32,10 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
     @FILE_OPTION
     @DB_OPTION
     @device_option(default=None)
-    @click.option("--seed", type=int, default=1, show_default=True,
+    @click.option("--seed", type=Number(0, 2**31, integer=True), default=1, show_default=True,
                   help="The simulated person (when the device is the simulator).")
-    @click.option("--speed", type=click.FloatRange(min=0, max=1000), default=10.0,
-                  show_default=True, callback=lambda c, p, v: finite(v, "--speed"),
+    @click.option("--speed", type=Number(0, 1000), default=10.0,
+                  show_default=True,
                   help="Time factor for the in-process simulator; 0 = as fast as possible.")
     @click.option("--today", callback=plan_date,
                   help="The session's date (default: today; not before the last session).")
@@ -43,7 +43,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                   help="Answers given in advance: a JSON object of question ids to answers, "
                        'e.g. {"pre:pain_since_last": "settled", "pain:session": 2}; '
                        "red_flag:<kind> at any id raises that red flag (docs/planner.md).")
-    @click.option("--pain", "auto_pain", type=click.IntRange(0, 10), default=None,
+    @click.option("--pain", "auto_pain", type=Number(0, 10, integer=True), default=None,
                   help="Shorthand: answer every pain check-in with this (and 'since the last "
                        "session' with settled up to 3, raised above).")
     @click.option("--yes", "auto_yes", is_flag=True,
@@ -56,7 +56,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                   help="Serve the device panel here (port 0: any free port). Any address but "
                        "the loopback asks for a PIN, set at the first run.")
     @click.option("--no-panel", is_flag=True, help="Terminal only.")
-    @click.option("--panel-linger", type=click.FloatRange(min=0), default=0.0,
+    @click.option("--panel-linger", type=Number(0, 86400), default=0.0,
                   help="Keep the panel up this many seconds after the session (to see "
                        "progress).")
     def run(path: Path, db_path: Path, device: str | None, seed: int, speed: float,
@@ -66,7 +66,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             panel_linger: float) -> None:
         """Run today's session from the plan on a unit (default: the simulator)."""
         from controller.events import EventBus
-        from controller.history import History
+        from controller.history import History, NotAHistory, check_history_file
         from controller.logs import bind_session, new_session_id
         from controller.panel import is_loopback  # aiohttp: imported only here, not for --help
         from controller.planner import next_session
@@ -101,6 +101,10 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             raise Refused(f"the last session was on {rx.too_soon['last']}, under "
                           f"{rx.too_soon['min_hours']} h ago: rest today, or answer "
                           '"too_soon": "yes" in --answers to train anyway')
+        try:  # before anything starts: a wrong file is named, and never written into
+            check_history_file(db_path)
+        except NotAHistory as e:
+            raise PlanProblem(str(e)) from None
         pin = None if no_panel or is_loopback(panel[0]) else panel_pin(db_path)
         bind_session(new_session_id())
 
@@ -215,7 +219,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                            f"{s['device_serial'] or ''}")
 
     @history.command("show")
-    @click.argument("session_id", type=int)
+    @click.argument("session_id", type=Number(1, 2**63 - 1, integer=True))
     @DB_OPTION
     @click.option("--json", "as_json", is_flag=True)
     def history_show(session_id: int, db_path: Path, as_json: bool) -> None:
@@ -273,8 +277,13 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                 text = json.dumps([h.session(s["id"]) for s in h.sessions()], indent=2)
         if out is None:
             sys.stdout.write(text)
-        else:
+            return
+        if not out.parent.is_dir():
+            raise PlanProblem(f"--out {out}: the folder {out.parent} does not exist")
+        try:
             out.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise click.ClickException(f"{out}: cannot be written ({e.strerror or e})") from None
 
 
 async def _until(done: Any, seconds: float) -> None:
@@ -291,11 +300,11 @@ class Refused(click.ClickException):
 
 
 def _panel_address(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise click.BadParameter(f"{value!r}: give HOST:PORT, e.g. 127.0.0.1:8080 or "
-                                 "0.0.0.0:8080 (port 0 to 65535)")
-    return host.strip("[]"), int(port)
+    try:
+        return host_port(value, "--panel")
+    except InputError as e:
+        raise click.BadParameter(f"{e} (0.0.0.0:8080 for every address; port 0: any free "
+                                 "port)") from None
 
 
 def panel_pin(db_path: Path) -> dict[str, str]:
@@ -313,10 +322,11 @@ def panel_pin(db_path: Path) -> dict[str, str]:
         if not sys.stdin.isatty():
             raise click.UsageError("the panel listens beyond this machine, so it needs a PIN: "
                                    "run once at a terminal, or set HALFSTEP_PANEL_PIN")
-        pin = click.prompt("Set the panel's PIN (4-8 digits; also locks starting the motor)",
+        pin = click.prompt("Set the panel's PIN (4 to 12 digits 0-9; also locks starting the "
+                           "motor)",
                            hide_input=True, confirmation_prompt=True)
     if not valid_pin(pin):
-        raise click.UsageError("the panel PIN must be 4 to 8 digits")
+        raise click.UsageError("the panel PIN must be 4 to 12 digits 0-9")
     stored = hash_pin(pin)
     pin_file.write_text(json.dumps(stored))
     pin_file.chmod(0o600)
@@ -324,14 +334,15 @@ def panel_pin(db_path: Path) -> dict[str, str]:
 
 
 def _open(db_path: Path) -> Any:
+    """The history for reading: nothing is written beside it or into it."""
     import sqlite3
 
-    from controller.history import History
+    from controller.history import History, NotAHistory
 
-    if not db_path.exists():
-        raise PlanProblem(f"{db_path}: no history yet (run a session with halfstep run)")
     try:
-        return History(db_path)
+        return History(db_path, readonly=True)
+    except NotAHistory as e:
+        raise PlanProblem(str(e)) from None
     except sqlite3.DatabaseError as e:
         raise PlanProblem(f"{db_path}: not a halfstep history ({e})") from None
 

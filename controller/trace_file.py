@@ -59,6 +59,8 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
             except csv.Error:
                 dialect = csv.excel
             rows = list(csv.reader(fh, dialect))
+    except csv.Error as e:  # a field over the csv module's limit, a NUL byte...
+        raise TraceError(f"{path}: not a readable CSV file ({e})") from None
     except OSError as e:
         raise TraceError(f"{path}: {e.strerror or e}") from None
     except UnicodeDecodeError:
@@ -82,9 +84,12 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
                 cell = row[c] if c < len(row) else ""
                 raise TraceError(f"{path}: row {i}, column {header[c]!r}: {cell!r} is not a "
                                  "number") from None
+    for role, c in cols.items():  # nan/inf parse as floats but are no measurement
+        bad = np.flatnonzero(~np.isfinite(data[role]))
+        if len(bad):
+            raise TraceError(f"{path}: row {int(bad[0]) + 2}, column {header[c]!r}: "
+                             f"{data[role][bad[0]]} is not a finite number")
     t = data["time"] * TIME_UNITS[time_unit]
-    if not np.all(np.isfinite(t)):
-        raise TraceError(f"{path}: column {header[cols['time']]!r} has non-finite times")
     order = np.argsort(t, kind="stable")  # recorders sometimes write rows out of order
     sign = -1.0 if invert else 1.0
     p = sign * scale * data["position"][order]

@@ -212,7 +212,7 @@ def report_text(summaries: list[ProfileSummary], sc: Scenario) -> str:
     return "\n".join(lines)
 
 
-def plot(summaries: list[ProfileSummary], path: Any) -> None:
+def plot(summaries: list[ProfileSummary], path: Any, fmt: str | None = None) -> None:
     """Working load as a fraction of true 1RM by week, per profile, with each band."""
     import matplotlib
 
@@ -232,5 +232,5 @@ def plot(summaries: list[ProfileSummary], path: Any) -> None:
     ax.set_title("Trial: working load against true strength (shaded: each profile's band)")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format=fmt)
     plt.close(fig)

@@ -3,15 +3,7 @@ allowed."""
 
 from __future__ import annotations
 
-import click
 from pydantic import ValidationError
-
-
-def finite(value: float, name: str) -> float:
-    """NaN passes click's ranges (every comparison with it is false): refused here."""
-    if value != value:
-        raise click.BadParameter(f"{value} is not a number", param_hint=name)
-    return value
 
 
 def describe(e: ValidationError) -> str:

@@ -1,11 +1,15 @@
 """What a wire log says happened: link quality, commands and their latency, the unit's events,
 the sets (load on to load off) and their reps, recomputed from the recorded telemetry.
 
-Pure: a WireLog in, a summary and a timeline out (the support tools print them).
+Pure: a WireLog (or a WireLogReader, streamed) in, a summary and a timeline out (the support
+tools print them). One pass, record by record: what is kept does not grow with the recording
+(details of the first sets and link losses, a bounded sample of command latencies).
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +29,7 @@ from firmware_bridge.messages import (
     SetLoad,
     Telemetry,
 )
-from firmware_bridge.wirelog import CLOSE, OPEN, RX, TX, WireLog, segments
+from firmware_bridge.wirelog import CLOSE, OPEN, RX, TX, scrub_text, scrub_url
 
 GAP_S = 0.3  # a telemetry gap worth a line in the timeline (the host's "degraded")
 _WARN = {EventCode.LEASE_EXPIRED, EventCode.HANDLE_RELEASED, EventCode.EMERGENCY_STOP_LATCHED,
@@ -49,8 +53,10 @@ class Row:
 class WireSummary:
     start_us: int = 0
     end_us: int = 0
+    records: int = 0
     links: int = 0
-    links_lost: list[str] = field(default_factory=list)
+    links_lost: list[str] = field(default_factory=list)  # the first MAX_LISTED reasons
+    lost: int = 0
     rx_bytes: int = 0
     tx_bytes: int = 0
     frames_rx: int = 0
@@ -60,150 +66,234 @@ class WireSummary:
     commands: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     unanswered: int = 0
-    latency_ms: list[float] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)  # all, or a uniform sample of them
+    answered: int = 0
+    latency_max_ms: float = 0.0
     events: dict[str, int] = field(default_factory=dict)
-    sets: list[dict[str, Any]] = field(default_factory=list)
+    sets: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_LISTED sets
+    set_count: int = 0
+    rep_count: int = 0
     gaps: int = 0
     device: dict[str, Any] = field(default_factory=dict)
 
+    def note_latency(self, ms: float) -> None:
+        """Kept exactly up to MAX_LATENCIES, then as a uniform sample (reservoir) of that size,
+        so memory stays bounded however many commands a recording holds."""
+        self.answered += 1
+        self.latency_max_ms = ms if self.answered == 1 else max(self.latency_max_ms, ms)
+        if len(self.latency_ms) < MAX_LATENCIES:
+            self.latency_ms.append(ms)
+        else:
+            j = _SAMPLER.randrange(self.answered)
+            if j < MAX_LATENCIES:
+                self.latency_ms[j] = ms
 
-def analyse(log: WireLog) -> tuple[WireSummary, list[Row]]:
+
+MAX_LISTED = 100  # sets and link losses kept in detail; the rest are counted
+MAX_LATENCIES = 100_000
+_SAMPLER = random.Random(0)
+
+
+def analyse(log: Any, emit: Callable[[Row], None] | None = None
+            ) -> tuple[WireSummary, list[Row]]:
+    """The summary and the timeline of a WireLog or a WireLogReader, in one pass over its
+    records. Without `emit` the rows come back in a list; with it they are handed over one at
+    a time and the list stays empty, so memory does not grow with the recording."""
     s = WireSummary()
     rows: list[Row] = []
-    if log.records:
-        s.start_us, s.end_us = log.records[0].at_us, log.records[-1].at_us
-    for n, seg in enumerate(segments(log), 1):
-        _segment(n, seg, s, rows)
+    out = emit or rows.append
+    seg: _Segment | None = None
+    number = 0  # of the link opening (segment) the records belong to
+    for r in log.records:
+        if s.records == 0:
+            s.start_us = r.at_us
+        s.records += 1
+        s.end_us = r.at_us
+        if seg is None or (r.kind == OPEN and seg.fed):
+            if seg is not None:
+                seg.finish()
+            number += 1
+            seg = _Segment(number, s, out)
+        seg.feed(r)
+    if seg is not None:
+        seg.finish()
     if log.problem:
-        rows.append(Row(s.end_us, "error", "file", f"reading stopped: {log.problem}", s.links))
+        out(Row(s.end_us, "error", "file", f"reading stopped: {log.problem}", s.links))
     return s, rows
 
 
-def _segment(n: int, seg: list, s: WireSummary, rows: list[Row]) -> None:
-    rx, tx = FrameDecoder(), FrameDecoder()
-    sent: dict[int, tuple[int, str]] = {}  # seq -> (time, command) awaiting an answer
-    last_dev_seq: int | None = None
-    last_sample_us: int | None = None
-    engine: CableRepEngine | None = None
-    current: dict[str, Any] | None = None
-    cables = 1
+def _msg_name(value: int) -> str:
+    try:
+        return MsgType(value).name
+    except ValueError:  # a type this halfstep does not know (newer firmware, or damage)
+        return f"MSG_{value}"
 
-    def end_set(at_us: int, why: str) -> None:
-        nonlocal engine, current
+
+class _Segment:
+    """One link opening's records, fed one at a time."""
+
+    def __init__(self, n: int, s: WireSummary, out: Callable[[Row], None]):
+        self.n, self.s, self.out = n, s, out
+        self.rx, self.tx = FrameDecoder(), FrameDecoder()
+        self.sent: dict[int, tuple[int, str]] = {}  # seq -> (time, command) awaiting an answer
+        self.last_dev_seq: int | None = None
+        self.last_sample_us: int | None = None
+        self.engine: CableRepEngine | None = None
+        self.current: dict[str, Any] | None = None
+        self.cables = 1
+        self.fed = 0
+        self.last_us = 0
+
+    def row(self, at_us: int, level: str, kind: str, text: str) -> None:
+        self.out(Row(at_us, level, kind, text, self.n))
+
+    def end_set(self, at_us: int, why: str) -> None:
+        current, engine = self.current, self.engine
         if current is None or engine is None:
             return
+        s = self.s
         summ = engine.combined.summary()
         current.update(reps=summ.reps, partial_reps=summ.partial_reps, ended=iso(at_us / 1e6),
                        ended_by=why, mean_concentric_m_s=summ.mean_concentric_m_s)
-        s.sets.append(current)
-        rows.append(Row(at_us, "info", "set", f"set {len(s.sets)} ended ({why}): "
-                        f"{summ.reps} reps at {current['load_kg']:.1f} kg", n))
-        engine, current = None, None
+        s.set_count += 1
+        s.rep_count += summ.reps
+        if len(s.sets) < MAX_LISTED:
+            s.sets.append(current)
+        self.row(at_us, "info", "set", f"set {s.set_count} ended ({why}): "
+                 f"{summ.reps} reps at {current['load_kg']:.1f} kg")
+        self.engine, self.current = None, None
 
-    for r in seg:
+    def feed(self, r: Any) -> None:
+        self.fed += 1
+        self.last_us = r.at_us
+        s = self.s
         if r.kind == OPEN:
             s.links += 1
-            rows.append(Row(r.at_us, "info", "link", f"link opened: {r.data.decode()}", n))
-            continue
-        if r.kind == CLOSE:
-            why = r.data.decode(errors="replace")
+            url = scrub_url(r.data.decode("utf-8", "replace"))  # old files: credentials too
+            self.row(r.at_us, "info", "link", f"link opened: {url}")
+        elif r.kind == CLOSE:
+            why = scrub_text(r.data.decode("utf-8", "replace"))
             lost = why.startswith("lost")
             if lost:
-                s.links_lost.append(why[6:])
-            end_set(r.at_us, "link lost" if lost else "link closed")
-            rows.append(Row(r.at_us, "error" if lost else "info", "link",
-                            f"link {'lost' if lost else 'closed by the host'}"
-                            + (f": {why[6:]}" if lost else ""), n))
-            continue
-        if r.kind == TX:
+                s.lost += 1
+                if len(s.links_lost) < MAX_LISTED:
+                    s.links_lost.append(why[6:])
+            self.end_set(r.at_us, "link lost" if lost else "link closed")
+            self.row(r.at_us, "error" if lost else "info", "link",
+                     f"link {'lost' if lost else 'closed by the host'}"
+                     + (f": {why[6:]}" if lost else ""))
+        elif r.kind == TX:
             s.tx_bytes += len(r.data)
-            for f in tx.feed(r.data):
-                if isinstance(f.msg, Heartbeat):
-                    continue
-                name = f.msg.TYPE.name
-                if f.seq in sent:  # the same sequence number, still unanswered: a retry
-                    s.retries += 1
-                    rows.append(Row(r.at_us, "warning", "retry", f"{name} sent again "
-                                    f"(seq {f.seq})", n))
-                    continue
-                s.commands[name] = s.commands.get(name, 0) + 1
-                sent[f.seq] = (r.at_us, name)
-                text = name if not isinstance(f.msg, SetLoad) else \
-                    f"SET_LOAD {', '.join(f'{v / 2:.1f}' for v in f.msg.loads_half_kg)} kg"
-                rows.append(Row(r.at_us, "info", "command", text, n))
-            continue
-        assert r.kind == RX
-        s.rx_bytes += len(r.data)
-        for f in rx.feed(r.data):
+            if r.data:
+                self._tx(r)
+        elif r.kind == RX:
+            s.rx_bytes += len(r.data)
+            if r.data:
+                self._rx(r)
+
+    def _tx(self, r: Any) -> None:
+        s = self.s
+        for f in self.tx.feed(r.data):
+            if isinstance(f.msg, Heartbeat):
+                continue
+            name = f.msg.TYPE.name
+            if f.seq in self.sent:  # the same sequence number, still unanswered: a retry
+                s.retries += 1
+                self.row(r.at_us, "warning", "retry", f"{name} sent again (seq {f.seq})")
+                continue
+            s.commands[name] = s.commands.get(name, 0) + 1
+            self.sent[f.seq] = (r.at_us, name)
+            text = name if not isinstance(f.msg, SetLoad) else \
+                f"SET_LOAD {', '.join(f'{v / 2:.1f}' for v in f.msg.loads_half_kg)} kg"
+            self.row(r.at_us, "info", "command", text)
+
+    def _rx(self, r: Any) -> None:
+        s = self.s
+        for f in self.rx.feed(r.data):
             s.frames_rx += 1
-            if last_dev_seq is not None:
-                gap = (f.seq - last_dev_seq - 1) & 0xFF
+            if self.last_dev_seq is not None:
+                gap = (f.seq - self.last_dev_seq - 1) & 0xFF
                 if gap < 128:
                     s.frames_lost += gap
-            last_dev_seq = f.seq
+            self.last_dev_seq = f.seq
             msg = f.msg
             if isinstance(msg, Ack | Nack):
-                ask = sent.pop(msg.ref_seq, None)
-                if ask is not None:
-                    s.latency_ms.append((r.at_us - ask[0]) / 1000)
-                if isinstance(msg, Nack):
-                    rows.append(Row(r.at_us, "warning", "nack", f"{MsgType(msg.ref_type).name} "
-                                    f"refused by the unit (error {msg.error})", n))
-                elif msg.ref_type == MsgType.SET_LOAD:
-                    kg = max(msg.values, default=0) / 2
-                    if kg > 0 and current is None:
-                        current = {"load_kg": kg, "started": iso(r.at_us / 1e6)}
-                        engine = CableRepEngine(cables)
-                    rows.append(Row(r.at_us, "info", "load", f"load applied: {kg:.1f} kg", n))
-                elif msg.ref_type == MsgType.STOP:
-                    end_set(r.at_us, "stop")
+                self._answer(r.at_us, msg)
             elif isinstance(msg, DeviceInfo):
-                cables = msg.cable_count
+                self.cables = msg.cable_count
                 s.device = {"serial": msg.serial, "firmware": msg.firmware_version,
                             "cables": msg.cable_count, "max_kg": msg.max_load_half_kg / 2}
             elif isinstance(msg, Event):
-                try:
-                    code = EventCode(msg.code)
-                    name = code.name
-                except ValueError:
-                    code, name = None, f"EVENT_{msg.code}"
-                s.events[name] = s.events.get(name, 0) + 1
-                rows.append(Row(r.at_us, "warning" if code in _WARN else "info", "device",
-                                f"unit: {name.lower().replace('_', ' ')} (value {msg.value})", n))
-                if code in (EventCode.LEASE_EXPIRED, EventCode.EMERGENCY_STOP_LATCHED):
-                    end_set(r.at_us, name.lower().replace("_", " "))
+                self._event(r.at_us, msg)
             elif isinstance(msg, Telemetry):
-                if last_sample_us is not None and (r.at_us - last_sample_us) / 1e6 > GAP_S:
-                    s.gaps += 1
-                    rows.append(Row(r.at_us, "warning", "gap", f"no telemetry for "
-                                    f"{(r.at_us - last_sample_us) / 1e6:.2f} s", n))
-                last_sample_us = r.at_us
-                if engine is not None:
-                    for rep in engine.feed(msg.t_us / 1e6, msg.position_mm, msg.velocity_m_s,
-                                           msg.tension_n):
-                        rows.append(Row(r.at_us, "info", "rep",
-                                        f"rep {engine.combined.full_reps} ({rep.kind}, "
-                                        f"{rep.mean_concentric_m_s:.2f} m/s)", n))
-    s.bad_frames += rx.stats.bad_frames
-    s.skipped_bytes += rx.stats.skipped_bytes
-    s.unanswered += len(sent)
-    end_set(seg[-1].at_us, "end of the recording")
+                self._telemetry(r.at_us, msg)
+
+    def _answer(self, at_us: int, msg: Ack | Nack) -> None:
+        ask = self.sent.pop(msg.ref_seq, None)
+        if ask is not None:
+            self.s.note_latency((at_us - ask[0]) / 1000)
+        if isinstance(msg, Nack):
+            self.row(at_us, "warning", "nack", f"{_msg_name(msg.ref_type)} refused by the "
+                     f"unit (error {msg.error})")
+        elif msg.ref_type == MsgType.SET_LOAD:
+            kg = max(msg.values, default=0) / 2
+            if kg > 0 and self.current is None:
+                self.current = {"load_kg": kg, "started": iso(at_us / 1e6)}
+                self.engine = CableRepEngine(self.cables)
+            self.row(at_us, "info", "load", f"load applied: {kg:.1f} kg")
+        elif msg.ref_type == MsgType.STOP:
+            self.end_set(at_us, "stop")
+
+    def _event(self, at_us: int, msg: Event) -> None:
+        try:
+            code: EventCode | None = EventCode(msg.code)
+            name = code.name  # type: ignore[union-attr]
+        except ValueError:
+            code, name = None, f"EVENT_{msg.code}"
+        self.s.events[name] = self.s.events.get(name, 0) + 1
+        self.row(at_us, "warning" if code in _WARN else "info", "device",
+                 f"unit: {name.lower().replace('_', ' ')} (value {msg.value})")
+        if code in (EventCode.LEASE_EXPIRED, EventCode.EMERGENCY_STOP_LATCHED):
+            self.end_set(at_us, name.lower().replace("_", " "))
+
+    def _telemetry(self, at_us: int, msg: Telemetry) -> None:
+        if self.last_sample_us is not None and (at_us - self.last_sample_us) / 1e6 > GAP_S:
+            self.s.gaps += 1
+            self.row(at_us, "warning", "gap",
+                     f"no telemetry for {(at_us - self.last_sample_us) / 1e6:.2f} s")
+        self.last_sample_us = at_us
+        engine = self.engine
+        if engine is not None:
+            for rep in engine.feed(msg.t_us / 1e6, msg.position_mm, msg.velocity_m_s,
+                                   msg.tension_n):
+                self.row(at_us, "info", "rep", f"rep {engine.combined.full_reps} ({rep.kind}, "
+                         f"{rep.mean_concentric_m_s:.2f} m/s)")
+
+    def finish(self) -> None:
+        s = self.s
+        s.bad_frames += self.rx.stats.bad_frames
+        s.skipped_bytes += self.rx.stats.skipped_bytes
+        s.unanswered += len(self.sent)
+        self.end_set(self.last_us, "end of the recording")
 
 
 def summary_lines(s: WireSummary, problem: str | None) -> list[str]:
     dur = (s.end_us - s.start_us) / 1e6
     lat = np.array(s.latency_ms) if s.latency_ms else None
-    reps = sum(x["reps"] for x in s.sets)
     d = s.device
+    more_sets = s.set_count - len(s.sets)
     lines = [
-        f"wire log: {iso(s.start_us / 1e6)} to {iso(s.end_us / 1e6)} ({dur:.1f} s); unit "
-        f"{d.get('serial', '?')} firmware {d.get('firmware', '?')}",
-        f"sets: {len(s.sets)}, reps: {reps}"
+        (f"wire log: {iso(s.start_us / 1e6)} to {iso(s.end_us / 1e6)} ({dur:.1f} s, "
+         f"{s.records} records)" if s.records else "wire log: no records")
+        + f"; unit {d.get('serial', '?')} firmware {d.get('firmware', '?')}",
+        f"sets: {s.set_count}, reps: {s.rep_count}"
         + ("".join(f"\n  set {i}: {x['load_kg']:.1f} kg, {x['reps']} reps"
                    + (f" (+{x['partial_reps']} partial)" if x["partial_reps"] else "")
-                   + f", ended by {x['ended_by']}" for i, x in enumerate(s.sets, 1))),
-        f"link: opened {s.links} time(s), lost {len(s.links_lost)}"
-        + (f" ({'; '.join(s.links_lost)})" if s.links_lost else "")
+                   + f", ended by {x['ended_by']}" for i, x in enumerate(s.sets, 1)))
+        + (f"\n  ... and {more_sets} more" if more_sets else ""),
+        f"link: opened {s.links} time(s), lost {s.lost}"
+        + (f" ({'; '.join(s.links_lost)}{'; ...' if s.lost > len(s.links_lost) else ''})"
+           if s.links_lost else "")
         + f", reconnects {max(0, s.links - 1)}",
         f"frames: {s.frames_rx} received, {s.frames_lost} lost (sequence gaps), "
         f"{s.bad_frames} bad (CRC/header), {s.skipped_bytes} bytes skipped; telemetry gaps "
@@ -213,8 +303,8 @@ def summary_lines(s: WireSummary, problem: str | None) -> list[str]:
     ]
     if lat is not None:
         lines.append(f"command latency: p50 {np.percentile(lat, 50):.2f} ms, p99 "
-                     f"{np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms "
-                     f"({len(lat)} answered)")
+                     f"{np.percentile(lat, 99):.2f} ms, max {s.latency_max_ms:.2f} ms "
+                     f"({s.answered} answered)")
     warn = {k: v for k, v in s.events.items() if k in {c.name for c in _WARN}}
     lines.append("unit events: " + (", ".join(f"{k.lower()} {v}" for k, v in
                                               sorted(s.events.items())) or "none")

@@ -7,6 +7,7 @@ people who use that link.
 from __future__ import annotations
 
 import importlib
+from urllib.parse import urlsplit
 
 from firmware_bridge.transports.base import LinkError, Transport
 
@@ -29,6 +30,13 @@ def scheme_of(url: str) -> str:
         return scheme  # a device driver of its own (firmware_bridge/devices.py), not a link
     if not sep or scheme not in SCHEMES:
         raise LinkError(f"unsupported device URL {url!r}; expected one of: {EXAMPLES}")
+    try:  # an unclosed IPv6 bracket or a TCP port that is not one: refused before any I/O
+        parts = urlsplit(url)
+        if scheme == "tcp":
+            parts.port  # noqa: B018
+    except ValueError as e:
+        raise LinkError(f"device URL {url!r} cannot be read ({e}); expected one of: "
+                        f"{EXAMPLES}") from None
     return scheme
 
 

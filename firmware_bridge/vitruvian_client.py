@@ -67,7 +67,10 @@ class VitruvianClient:
             from sim.ble_unit import BumbleBackend
             from sim.vitruvian_unit import start_vitruvian_sim
 
-            seed = int(parse_qs(parts.query).get("seed", ["1"])[-1])
+            text = parse_qs(parts.query).get("seed", ["1"])[-1]
+            if not (text.isascii() and text.isdigit() and len(text) <= 10):
+                raise LinkError(f"{self.url}: seed={text!r} is not a whole number (0-9)")
+            seed = int(text)
             sim = await start_vitruvian_sim(self.url, seed)
             self.sim_unit = sim.unit
             client = BleakClient(sim.address, backend=BumbleBackend,

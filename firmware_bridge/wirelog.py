@@ -5,9 +5,10 @@ records: kind (u8) + host wall time in microseconds since the epoch (i64 LE) + t
 loop's clock in microseconds (i64 LE; the pace a replay follows, simulated time included) +
 length (u32 LE) + bytes. Kinds: rx (from the unit), tx (to the unit), open and close of a
 link (the bytes are the URL, or the reason). Bytes are stored as the transport saw them, so a
-replay feeds the codec exactly what it saw. Files rotate at a size cap; the oldest go once the
-folder passes its cap. A truncated or corrupt file reads up to the damage, and says where it
-stopped.
+replay feeds the codec exactly what it saw, except that the link's URL (file name, metadata,
+open record) is written without its credentials. Files rotate at a size cap; the oldest go once
+the folder passes its cap. Reading streams (memory does not grow with the file); a truncated or
+corrupt file reads up to the damage, and says where it stopped.
 
 Recording never touches the link: records go on a bounded queue that a writer thread takes to
 the disk. A full disk, a read-only folder or a disk slower than the link drops records (counted:
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import structlog
+
+from firmware_bridge.redact import MASK, redact_text, redact_url, safe_name
 
 log = structlog.get_logger("firmware_bridge.wirelog")
 
@@ -345,12 +348,12 @@ class WireLogWriter(BackgroundWriter):
         self._close_file()
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(self.meta.get("link", "link")))[:40]
-        path = self.folder / f"{stamp}-{name}{SUFFIX}"
-        meta_d = {**self.meta, "part": len(self.files) + 1}
+        link = scrub_url(str(self.meta.get("link", "link")))
+        path = self.folder / f"{stamp}-{safe_name(link, 40)}{SUFFIX}"
+        meta_d = {**self.meta, "link": link, "part": len(self.files) + 1}
         if self.dropped:
             meta_d["dropped_before"] = self.dropped  # records lost before this file began
-        meta = json.dumps(meta_d).encode()
+        meta = scrub_text(json.dumps(meta_d)).encode()  # no credentials, home as ~
         head = HEAD.pack(MAGIC, VERSION, len(meta)) + meta
         f = open(path, "wb", buffering=0)
         err, _ = write_all(f, head)
@@ -420,7 +423,7 @@ def describe_error(e: BaseException | None) -> str | None:
     return f"{type(e).__name__}: {e}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     kind: int
     at_us: int  # wall clock
@@ -438,46 +441,122 @@ class WireLog:
     meta: dict[str, Any]
     records: list[Record] = field(default_factory=list)
     problem: str | None = None  # where and why reading stopped early, if it did
+    meta_problem: str | None = None  # the metadata could not be read (the records could)
+
+
+class WireLogError(ValueError):
+    """A file that is no readable wire log at all: the message names the file, the byte and
+    what was wrong there."""
+
+
+MAX_META = 1 << 20  # metadata is a few hundred bytes; more is damage, not metadata
+READ_CHUNK = 1 << 20
+LAST_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z: later is no host time
 
 
 def is_wire_log(path: Path) -> bool:
-    with open(path, "rb") as f:
+    with Path(path).open("rb") as f:
         return f.read(4) == MAGIC
 
 
+class WireLogReader:
+    """A wire log read a record at a time, so memory stays at one read chunk plus one record
+    however big the file (a 100 MB log once took 900 MB read whole).
+
+    Opening reads the header and metadata and raises WireLogError if there is no wire log to
+    read (no header, another version, metadata running past the end). Iterating (once) yields
+    the records up to the first damage; `problem` then says where it stopped and why.
+    Unreadable metadata is not damage to the records: it is told in `meta_problem`."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.meta: dict[str, Any] = {}
+        self.meta_problem: str | None = None
+        self.problem: str | None = None
+        self.count = 0  # records yielded so far
+        with self.path.open("rb") as f:  # not `open`: tests stand in for the writer's
+            self.size = os.fstat(f.fileno()).st_size
+            head = f.read(HEAD.size)
+            self._check_head(head)
+            _, self.version, meta_len = HEAD.unpack(head)
+            if meta_len > MAX_META or HEAD.size + meta_len > self.size:
+                raise WireLogError(f"{self.path}: metadata length {meta_len} (byte 8) runs past "
+                                   f"the end of the file ({self.size} bytes): damaged header")
+            self._read_meta(f.read(meta_len))
+        self.start = HEAD.size + meta_len
+
+    def _check_head(self, head: bytes) -> None:
+        if head[:4] != MAGIC:
+            raise WireLogError(f"{self.path}: not a Halfstep wire log (no HSWL header)")
+        if len(head) < HEAD.size:
+            raise WireLogError(f"{self.path}: the header is cut short ({len(head)} of "
+                               f"{HEAD.size} bytes)")
+        if head[4] != VERSION:
+            raise WireLogError(f"{self.path}: wire log version {head[4]} (byte 4); this "
+                               f"halfstep reads version {VERSION}")
+
+    def _read_meta(self, raw: bytes) -> None:
+        where = f"metadata (bytes {HEAD.size} to {HEAD.size + len(raw)})"
+        try:
+            meta = json.loads(raw)
+        except RecursionError:
+            self.meta_problem = f"{where} is nested too deeply to read"
+            return
+        except ValueError as e:
+            self.meta_problem = f"{where} is not JSON ({str(e)[:80]})"
+            return
+        if not isinstance(meta, dict):
+            self.meta_problem = f"{where} is a JSON {type(meta).__name__}, not an object"
+            return
+        self.meta = meta
+
+    @property
+    def records(self) -> Iterator[Record]:
+        return iter(self)
+
+    def __iter__(self) -> Iterator[Record]:
+        with self.path.open("rb") as f:
+            f.seek(self.start)
+            buf, i, base = b"", 0, self.start  # base: the file offset of buf[0]
+            while True:
+                if len(buf) - i < RECORD.size:
+                    buf, base, i = buf[i:] + f.read(READ_CHUNK), base + i, 0
+                    if len(buf) < RECORD.size:
+                        if buf:
+                            self.problem = (f"truncated record header at byte {base} of "
+                                            f"{base + len(buf)}")
+                        return
+                kind, at_us, loop_us, n = RECORD.unpack_from(buf, i)
+                if kind not in KINDS or n > MAX_RECORD:
+                    self.problem = f"corrupt record at byte {base + i} (kind {kind}, length {n})"
+                    return
+                if not 0 <= at_us <= LAST_US:
+                    self.problem = (f"corrupt record at byte {base + i}: host time {at_us} us "
+                                    f"is not a date from 1970 to 9999")
+                    return
+                end = i + RECORD.size + n
+                if end > len(buf):
+                    buf, base = buf[i:] + f.read(max(READ_CHUNK, end - len(buf))), base + i
+                    i, end = 0, RECORD.size + n
+                    if end > len(buf):
+                        self.problem = (f"truncated record at byte {base}: {n} bytes announced, "
+                                        f"{len(buf) - RECORD.size} present")
+                        return
+                self.count += 1
+                yield Record(kind, at_us, buf[i + RECORD.size:end], loop_us)
+                i = end
+
+
 def read_wire_log(path: Path) -> WireLog:
-    """Everything readable; a damaged tail is reported in `problem`, never raised."""
-    raw = Path(path).read_bytes()
-    if len(raw) < HEAD.size or raw[:4] != MAGIC:
-        raise ValueError(f"{path}: not a Halfstep wire log (no HSWL header)")
-    _, version, meta_len = HEAD.unpack_from(raw)
-    if version != VERSION:
-        raise ValueError(f"{path}: wire log version {version}; this halfstep reads {VERSION}")
-    try:
-        meta = json.loads(raw[HEAD.size:HEAD.size + meta_len])
-    except ValueError:
-        meta = {}
-    log = WireLog(Path(path), meta)
-    pos = HEAD.size + meta_len
-    while pos < len(raw):
-        if pos + RECORD.size > len(raw):
-            log.problem = f"truncated record header at byte {pos} of {len(raw)}"
-            break
-        kind, at_us, loop_us, n = RECORD.unpack_from(raw, pos)
-        if kind not in KINDS or n > MAX_RECORD:
-            log.problem = f"corrupt record at byte {pos} (kind {kind}, length {n})"
-            break
-        if pos + RECORD.size + n > len(raw):
-            log.problem = (f"truncated record at byte {pos}: {n} bytes announced, "
-                           f"{len(raw) - pos - RECORD.size} present")
-            break
-        log.records.append(Record(kind, at_us, raw[pos + RECORD.size:pos + RECORD.size + n],
-                                  loop_us))
-        pos += RECORD.size + n
-    return log
+    """A whole wire log in memory (replay, tests); a damaged tail is reported in `problem`.
+    Big files are read with WireLogReader instead. Raises WireLogError (a ValueError) for a
+    file that holds no readable wire log."""
+    reader = WireLogReader(path)
+    records = list(reader)
+    return WireLog(reader.path, reader.meta, records, reader.problem, reader.meta_problem)
 
 
-def segments(log: WireLog) -> Iterator[list[Record]]:
+def segments(log: WireLog | WireLogReader) -> Iterator[list[Record]]:
     """The records of each link opening, in order (a reconnect starts a new one)."""
     current: list[Record] = []
     for r in log.records:
@@ -487,6 +566,54 @@ def segments(log: WireLog) -> Iterator[list[Record]]:
         current.append(r)
     if current:
         yield current
+
+
+PIECE = 2048  # redact_text is quadratic on a long run holding '://': text goes in pieces
+
+
+def scrub_text(text: str) -> str:
+    """redact_text in linear time. Its pattern backtracks over a whitespace-free run, so a
+    hostile line of many `a://` takes minutes; URLs never span whitespace, so the text is
+    redacted in whitespace-bounded pieces of about PIECE characters, and a single run longer
+    than that which holds `://` is masked whole (no URL is that long)."""
+    if len(text) <= PIECE:
+        return redact_text(text)
+    out: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for part in re.split(r"(\s+)", text):
+        if len(part) > PIECE and "://" in part:
+            part = f"{MASK}({len(part)} characters holding a URL, not shown)"
+        chunk.append(part)
+        size += len(part)
+        if size >= PIECE:
+            out.append(redact_text("".join(chunk)))
+            chunk, size = [], 0
+    out.append(redact_text("".join(chunk)))
+    return "".join(out)
+
+
+def scrub_url(url: str) -> str:
+    """A link URL as it may be written (file names, metadata, records): redact_url, then
+    redact_text, which also masks a password holding '?' or '#' (redact_url takes those for
+    the start of the query and leaves the password)."""
+    return scrub_text(redact_url(url))
+
+
+def copy_redacted(src: Path, out: BinaryIO) -> str | None:
+    """`src` written to `out` with the credentials out of its metadata and of its open and
+    close records (a wire log written before they were redacted); stops at damage, and says
+    where in what it returns (None: copied whole)."""
+    reader = WireLogReader(src)
+    meta = json.loads(scrub_text(json.dumps(reader.meta)))
+    head = json.dumps(meta).encode()
+    out.write(HEAD.pack(MAGIC, VERSION, len(head)) + head)
+    for r in reader:
+        data = r.data
+        if r.kind in (OPEN, CLOSE):
+            data = scrub_text(data.decode("utf-8", "replace")).encode()
+        out.write(RECORD.pack(r.kind, r.at_us, r.loop_us, len(data)) + data)
+    return reader.problem
 
 
 # ---- recording a live link -------------------------------------------------------------------
@@ -535,7 +662,7 @@ class RecordingTransport:
         self.url = inner.url
         self.writer = writer
         self._ended = False
-        writer.write(OPEN, inner.url.encode(), loop_us=_loop_us())
+        writer.write(OPEN, scrub_url(inner.url).encode(), loop_us=_loop_us())
 
     def __getattr__(self, name: str) -> Any:  # e.g. the simulator's unit, for its person
         return getattr(self.inner, name)
@@ -545,7 +672,7 @@ class RecordingTransport:
             data = await self.inner.read()
         except (ConnectionError, OSError) as e:
             self._ended = True
-            self.writer.write(CLOSE, f"lost: {e}".encode(), loop_us=_loop_us())
+            self.writer.write(CLOSE, scrub_text(f"lost: {e}").encode(), loop_us=_loop_us())
             self.writer.flush()
             raise
         self.writer.write(RX, data, loop_us=_loop_us())

@@ -9,12 +9,23 @@ released, and latches an emergency stop until it is cleared explicitly.
 from __future__ import annotations
 
 import struct
+from binascii import crc_hqx
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from firmware_bridge.codec import FrameDecoder, encode, max_samples_per_frame
+from firmware_bridge.codec import (
+    CRC_SIZE,
+    HEADER_SIZE,
+    MAX_PAYLOAD,
+    SOF,
+    CodecError,
+    DecoderStats,
+    decode_payload,
+    encode,
+    max_samples_per_frame,
+)
 from firmware_bridge.messages import (
     MAX_ECCENTRIC_PCT,
     PROTOCOL_VERSION,
@@ -34,6 +45,7 @@ from firmware_bridge.messages import (
     Message,
     Mode,
     ModeBits,
+    MsgType,
     Nack,
     SampleStatus,
     SetLoad,
@@ -103,6 +115,77 @@ class UnitConfig:
 
 
 LogFn = Callable[..., None]
+_KNOWN_TYPES = frozenset(int(t) for t in MsgType)
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    """A frame whose header and CRC are good, its payload not yet parsed."""
+
+    seq: int
+    msg_type: int
+    payload: bytes
+
+
+class UnitReader:
+    """The unit's frame reader: the framing and resynchronisation of docs/protocol.md section 2
+    (as `firmware_bridge.codec.FrameDecoder`), but every frame with a good CRC comes back
+    unparsed. The host's reader may only count a frame it cannot parse; the unit must answer
+    one (NACK BAD_LENGTH, UNSUPPORTED_MESSAGE), so it needs the frame's SEQ and TYPE."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.stats = DecoderStats()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[RawFrame]:
+        buf = self._buf
+        buf += data
+        out: list[RawFrame] = []
+        stats = self.stats
+        pos, n = 0, len(buf)
+        while True:
+            start = buf.find(SOF, pos)
+            if start < 0:
+                stats.skipped_bytes += n - pos
+                pos = n
+                break
+            stats.skipped_bytes += start - pos
+            pos = start
+            if n - pos < 3:
+                break
+            length = buf[pos + 1]
+            if length ^ buf[pos + 2] != 0xFF or length > MAX_PAYLOAD:
+                stats.bad_header += 1
+                stats.skipped_bytes += 1
+                pos += 1
+                continue
+            end = pos + HEADER_SIZE + length + CRC_SIZE
+            if end > n:
+                break
+            crc_at = end - CRC_SIZE
+            if crc_hqx(buf[pos + 1 : crc_at], 0xFFFF) != buf[crc_at] | (buf[crc_at + 1] << 8):
+                stats.bad_crc += 1
+                stats.skipped_bytes += 1
+                pos += 1
+                continue
+            out.append(RawFrame(buf[pos + 4], buf[pos + 3],
+                                bytes(buf[pos + HEADER_SIZE : crc_at])))
+            pos = end
+        if pos:
+            del buf[:pos]
+        return out
+
+
+def _refusal(frame: RawFrame, cables: int) -> tuple[ErrorCode, int]:
+    """Why a good frame whose payload does not parse is refused (docs/protocol.md section 3):
+    a type the unit does not know is UNSUPPORTED_MESSAGE; a SET_LOAD of whole u16 values but
+    not one per cable is BAD_ARGUMENT with the cable count, as when it parses (section 5.3);
+    any other payload of the wrong length for its type is BAD_LENGTH."""
+    if frame.msg_type not in _KNOWN_TYPES:
+        return ErrorCode.UNSUPPORTED_MESSAGE, 0
+    if frame.msg_type == MsgType.SET_LOAD and len(frame.payload) % 2 == 0:
+        return ErrorCode.BAD_ARGUMENT, cables
+    return ErrorCode.BAD_LENGTH, 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +230,7 @@ class SimUnit:
     _deload: tuple[str, int] | None = None
     _seq: int = 0
     _out: list[bytes] = field(default_factory=list)  # whole frames (BLE sends one each)
-    _decoder: FrameDecoder = field(default_factory=FrameDecoder)
+    _decoder: UnitReader = field(default_factory=UnitReader)
     _rows: list = field(default_factory=list)  # the batch being filled
     _batch_n: int = 0
     _batch_t0: int = 0
@@ -252,7 +335,7 @@ class SimUnit:
         self._deload = None
         self._batch_n = 0
         self._seq = 0
-        self._decoder = FrameDecoder()
+        self._decoder = UnitReader()
         self._emit(Event(self.now_us, EventCode.BOOT))
         self.log("boot", reason="reboot")
 
@@ -379,10 +462,28 @@ class SimUnit:
 
     def receive(self, data: bytes) -> None:
         for frame in self._decoder.feed(data):
+            try:
+                msg = decode_payload(frame.msg_type, frame.payload)
+            except (CodecError, ValueError):
+                self._refuse_frame(frame)
+                continue
             self.frames_in += 1
             if self.lease_held:
                 self.renew_lease()
-            self._handle(frame.seq, frame.msg)
+            self._handle(frame.seq, msg)
+
+    def _refuse_frame(self, frame: RawFrame) -> None:
+        """A frame that arrived whole but does not parse for its type is answered, whatever
+        the unit's state, instead of vanishing: the host learns at once that its command was
+        malformed rather than retrying it into a timeout. It is not a valid frame, so it does
+        not renew the lease."""
+        error, detail = _refusal(frame, self.config.cables)
+        if error == ErrorCode.UNSUPPORTED_MESSAGE:
+            self._decoder.stats.unknown_type += 1
+        else:
+            self._decoder.stats.bad_payload += 1
+        self._nack_raw(frame.seq, frame.msg_type, error, detail,
+                       payload_bytes=len(frame.payload))
 
     def _handle(self, seq: int, msg: Message) -> None:
         cfg = self.config
@@ -476,8 +577,14 @@ class SimUnit:
         self._emit(Ack(seq, msg.TYPE, values))
 
     def _nack(self, seq: int, msg: Message, error: ErrorCode, detail: int = 0) -> None:
-        self._emit(Nack(seq, msg.TYPE, error, detail))
-        self.log("nack", command=msg.TYPE.name, error=error.name, detail=detail, seq=seq)
+        self._nack_raw(seq, msg.TYPE, error, detail)
+
+    def _nack_raw(self, seq: int, msg_type: int, error: ErrorCode, detail: int = 0,
+                  **extra: object) -> None:
+        """NACK a command by its SEQ and TYPE (which may be one the unit does not know)."""
+        self._emit(Nack(seq, msg_type, error, detail))
+        name = MsgType(msg_type).name if msg_type in _KNOWN_TYPES else f"0x{msg_type:02x}"
+        self.log("nack", command=name, error=error.name, detail=detail, seq=seq, **extra)
 
     # ---- output -----------------------------------------------------------------------------
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from controller.loads import PLAIN_DECIMAL
 from controller.validation import describe
 from sim.faults import FaultPlan
 from sim.firmware import LogFn, SimUnit, UnitConfig
 from sim.lifter import Lifter, LifterProfile
 from sim.physics import Physics
+
+_TEXT_FIELDS = ("serial", "coarse")
 
 
 class SimOptions(BaseModel):
@@ -20,7 +23,7 @@ class SimOptions(BaseModel):
     cables: Annotated[int, Field(ge=1, le=2)] = 1
     max_kg: Annotated[float, Field(gt=0, le=200, multiple_of=0.5)] = 100.0
     lease_ms: Annotated[int, Field(ge=100, le=10_000)] = 500
-    reps: tuple[Annotated[int, Field(ge=1, le=100)], ...] = (10,)
+    reps: Annotated[tuple[Annotated[int, Field(ge=1, le=100)], ...], Field(min_length=1)] = (10,)
     rest: Annotated[float, Field(ge=0, le=3600)] = 60.0
     pickup: Annotated[float, Field(ge=0, le=3600)] = 1.0
     one_rm_kg: Annotated[float | None, Field(gt=0, le=400)] = None
@@ -36,6 +39,18 @@ class SimOptions(BaseModel):
     coarse: bool = False  # tick a telemetry batch per wake-up (long trials)
     ramp_kg_s: Annotated[float, Field(gt=0, le=100, multiple_of=0.5)] = 10.0  # load rising
     serial: Annotated[str, Field(pattern=r"^[ -~]{1,12}$")] = "HSSIM0000001"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain(cls, v: object, info: ValidationInfo) -> object:
+        """Numbers in a URL query are plain ASCII decimals, as everywhere (`1_0` is not 10)."""
+        if info.field_name in _TEXT_FIELDS:
+            return v
+        for x in (v if isinstance(v, tuple | list) else [v]):  # reps: split already
+            if isinstance(x, str) and not PLAIN_DECIMAL.fullmatch(x.strip()):
+                    raise ValueError(f"{x!r} is not a plain decimal number (digits 0-9 and at "
+                                     "most one '.')")
+        return v
 
     @field_validator("reps", mode="before")
     @classmethod

@@ -128,10 +128,10 @@ def test_set_load_and_stop_over_a_real_pty(pty_sim):
 
 @pytest.mark.parametrize("args,message", [
     (["device", "info", "--device", "bogus://x"], "unsupported device URL"),
-    (["device", "set-load", "abc", "--device", "sim://"], "not a number"),
+    (["device", "set-load", "abc", "--device", "sim://"], "not a plain decimal number"),
     (["device", "set-load", "--device", "sim://", "--", "-1"], "negative"),
     (["sim", "serve"], "give --pty"),
-    (["sim", "serve", "--tcp", "nope"], "expected HOST:PORT"),
+    (["sim", "serve", "--tcp", "nope"], "is not HOST:PORT"),
     (["sim", "serve", "--pty", "--max-kg", "10.2"], "max_kg"),
     (["demo", "--speed", "-1"], "speed"),
 ])

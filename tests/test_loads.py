@@ -22,9 +22,11 @@ def test_valid_loads_pass_unchanged(kg, expected):
     ("500", "above the unit's maximum of 100.0 kg per cable"),
     ("100.5", "above the unit's maximum of 100.0 kg per cable"),
     ("-0.5", "negative"),
-    ("twelve", "not a number"),
-    ("nan", "not a finite number"),
-    ("inf", "not a finite number"),
+    ("twelve", "not a plain decimal number"),
+    ("nan", "not a plain decimal number"),  # text: no name for a number is one
+    ("inf", "not a plain decimal number"),
+    (float("nan"), "not a finite number"),  # a float from code
+    (float("inf"), "not a finite number"),
 ])
 def test_invalid_loads_are_refused_with_what_is_allowed(kg, message):
     with pytest.raises(LoadError, match=message.replace(".", r"\.").replace("'", ".")):

@@ -378,7 +378,7 @@ def test_the_panel_refuses_foreign_pages_and_bad_input(tmp_path):
             assert time.monotonic() < deadline, "no set came up"
             time.sleep(0.05)
         status, body, _ = request(url + "api/next-load", {"kg": 12.3})
-        assert status == 409 and "nearest valid loads are 12.0 kg and 12.5 kg" in body["error"]
+        assert status == 400 and "nearest valid loads are 12.0 kg and 12.5 kg" in body["error"]
         status, body, _ = request(url + "api/next-load", {"kg": 50})
         assert status == 409 and "9.5 kg" in body["error"] and body["allowed"]
         status, body, _ = request(url + "api/answer", {"prompt": 999, "value": 3})

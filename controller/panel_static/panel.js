@@ -150,7 +150,8 @@ function tick() {
 setInterval(tick, 500);
 async function adjust(delta) {
   const kg = Math.round(((state.next_kg || 0) + delta) * 2) / 2;
-  const r = await api("/api/next-load", { kg });
+  // Sent as the text "12.5": the controller takes plain decimals only, never 1e21-style numbers.
+  const r = await api("/api/next-load", { kg: kg.toFixed(1) });
   $("adjust-msg").textContent = r.ok ? "" : `${r.error}${r.allowed ? ` (allowed: ${r.allowed})` : ""}`;
 }
 $("minus").addEventListener("click", () => adjust(-0.5));

@@ -16,7 +16,7 @@ def parse_serial_url(url: str) -> tuple[str, int]:
         raise LinkError(f"{url}: no device path; expected serial:/dev/ttyUSB0?baud=921600")
     params = parse_qs(query)
     baud_text = params.get("baud", [str(DEFAULT_BAUD)])[0]
-    if not baud_text.isdigit() or int(baud_text) <= 0:
+    if not (baud_text.isascii() and baud_text.isdigit()) or not 0 < int(baud_text) <= 10_000_000:
         raise LinkError(f"{url}: baud must be a positive integer, got {baud_text!r}")
     return path, int(baud_text)
 

@@ -9,12 +9,12 @@ from firmware_bridge.transports.base import LinkError, StreamTransport
 
 
 async def open_link(url: str) -> StreamTransport:
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         host, port = parts.hostname, parts.port
     except ValueError as e:
         raise LinkError(f"{url}: bad port ({e}); expected tcp://HOST:PORT") from None
-    if not host or port is None:
+    if not host or not port:
         raise LinkError(f"{url}: expected tcp://HOST:PORT")
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5.0)
