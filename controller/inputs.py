@@ -96,7 +96,7 @@ def date(value: object, field: str = "date") -> dt.date:
     try:
         day = dt.date.fromisoformat(text)
     except ValueError as e:
-        raise InputError(f"{field}={_show(value)} is not a real day ({e})") from None
+        raise InputError(f"{field}={_show(value)} is not a date: {e}") from None
     if not FIRST_DATE <= day <= LAST_DATE:
         raise InputError(f"{field}={_show(value)} is out of range: allowed {FIRST_DATE} to "
                          f"{LAST_DATE}")

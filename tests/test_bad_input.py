@@ -108,7 +108,7 @@ def test_reading_a_history_leaves_nothing_beside_it(tmp_path: Path, plan: Path) 
     (["device", "set-load", "10", "--device", "sim://", "--hold", "99999"], "out of range"),
     (["run", "--no-panel", "--speed", "nan"], "plain decimal"),
     (["run", "--no-panel", "--speed", "inf"], "plain decimal"),
-    (["run", "--no-panel", "--today", "2026-13-45"], "not a real day"),
+    (["run", "--no-panel", "--today", "2026-13-45"], "is not a date: month must be"),
     (["run", "--no-panel", "--today", "20261201"], "not a date like"),
     (["run", "--no-panel", "--today", "0001-01-01"], "out of range"),
     (["run", "--no-panel", "--panel", "127.0.0.1:٨٠٨٠"], "not a whole number"),
