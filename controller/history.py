@@ -278,6 +278,7 @@ class History:
         self._handed_out = 0  # the lowest provisional id handed out by this instance
         self._lock: int | None = None
         self._opened = False
+        self._left_over = False  # read-only: `running` sessions are a killed program's
         if readonly:  # reading (history list/show/export): no lock, journal or reserve files
             self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
                                       isolation_level=None)
@@ -291,6 +292,7 @@ class History:
             except BaseException:
                 self.db.close()
                 raise
+            self._left_over = self._nobody_has_it_open()
             return
         self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
         try:
@@ -628,6 +630,34 @@ class History:
 
     # ---- sessions a finished program left running -----------------------------------------
 
+    def _nobody_has_it_open(self) -> bool:
+        """Read-only: whether no program has this history open now (its lock is free), so a
+        `running` session is one left over by a program that was killed; nothing is written."""
+        if fcntl is None:
+            return False
+        try:
+            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDONLY)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)  # releases it at once
+
+    def _as_seen(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A session as a reader reports it: one left `running` by a killed program reads as
+        stopped / interrupted, as the next writer will record it."""
+        if self._left_over and row.get("status") == "running":
+            row["status"] = "stopped"
+            row["notes"] = "interrupted" if not row.get("notes") else \
+                f"{row['notes']}; interrupted"
+        return row
+
     def _take_lock(self) -> bool:
         """True when no other History has this database open (in any process): only then are
         `running` sessions known to be left over."""
@@ -742,13 +772,13 @@ class History:
             "COALESCE(SUM(t.full_reps * t.load_kg), 0) AS volume_kg "
             "FROM sessions s LEFT JOIN sets t ON t.session_id = s.id "
             "GROUP BY s.id ORDER BY s.id").fetchall()
-        return [dict(r) for r in rows]
+        return [self._as_seen(dict(r)) for r in rows]
 
     def session(self, session_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
         if row is None:
             return None
-        out = dict(row)
+        out = self._as_seen(dict(row))
         out["red_flags"] = json.loads(out["red_flags"])
         out["sets"] = []
         for s in self.db.execute("SELECT * FROM sets WHERE session_id=? ORDER BY id",

@@ -83,7 +83,7 @@ def test_history_errors_are_clear(tmp_path):
     res = run("plan", "next", "--file", str(junk))
     assert res.returncode == 2 and "not a plan file" in res.stderr
     res = run("history", "list", "--db", str(junk))
-    assert res.returncode == 2 and "not a halfstep history" in res.stderr
+    assert res.returncode == 2 and "not a halfstep history" in res.stderr.lower()
     assert "Traceback" not in res.stderr
 
 
