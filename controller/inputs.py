@@ -151,7 +151,7 @@ def _show(value: object) -> str:
 
 def _range(lo: float | None, hi: float | None) -> str:
     def fmt(x: float) -> str:
-        return f"{x:g}"
+        return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
     if lo is not None and hi is not None:
         return f"{fmt(lo)} to {fmt(hi)}"
