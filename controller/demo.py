@@ -106,7 +106,8 @@ async def run_demo(url: str, seed: int, say: Callable[[str], None],
     with tempfile.TemporaryDirectory(prefix="halfstep-demo-") as tmp:
         with History(Path(tmp) / "demo.sqlite") as history:
             runner = SessionRunner(connect, plan, history, DemoIO(say, person.answer), day,
-                                   brief=person.brief, bus=bus)
+                                   brief=lambda dev, item, load: brief(person, dev, item, load),
+                                   bus=bus)
             try:
                 result = await runner.run()
             except (LinkClosed, CommandTimeout) as e:
@@ -115,13 +116,28 @@ async def run_demo(url: str, seed: int, say: Callable[[str], None],
     return run
 
 
+def brief(person: Any, dev: Any, item: Any, load: float) -> None:
+    """Before a set: the simulated person is briefed (the panel's load and reps), and a unit
+    that counts reps itself (a Vitruvian ends the set at its program's rep target, and its
+    simulated lifter aims for that target) is given the reps the set is for: the plan's target,
+    or on a test set the reps the person means to stop at. Without it the program says
+    "unlimited" and the simulated lifter falls back to its own default."""
+    person.brief(dev, item, load)
+    if not hasattr(dev, "target_reps"):
+        return
+    lifter = person.lifter
+    aim = lifter.set_reps[0] if item.kind == "assessment" and lifter is not None else None
+    dev.target_reps = aim or item.target_reps
+
+
 def _lost(url: str, run: DemoRun, e: BaseException) -> str:
     unit = f"unit {run.unit['serial']}" if run.unit else "the unit"
     where = ""
     if run.sets and (run.sets[-1].ended_by or "").startswith("link lost"):
         s = run.sets[-1]
         where = f" during set {s.set_index} of {s.exercise} after {s.full_reps} rep(s)"
-    return f"lost {unit} on {url}{where}: {e}; the unit deloads by itself"
+    return (f"lost {unit} on {url}{where}: {e}; let the handles down slowly (some units keep "
+            "the weight on until they are reached again and stopped)")
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -350,6 +350,10 @@ def _open(db_path: Path) -> Any:
 def sim_person(plan: Any, seed: int) -> Any:
     """The simulated person reads the panel: reps to aim for, when to stop a test set, rest;
     has a 1RM per exercise (controller/sim_person.py; the questions are still answered here)."""
+    import functools
+
+    from controller.demo import brief
     from controller.sim_person import SimPerson
 
-    return SimPerson(plan, seed).brief
+    # As in the demo: a unit that counts reps itself (a Vitruvian) is told each set's target.
+    return functools.partial(brief, SimPerson(plan, seed))

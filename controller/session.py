@@ -700,7 +700,8 @@ class SessionRunner:
             self._set_state(phase="fault", link="lost", applied_kg=0.0,
                             reason=f"link lost: {e}")
             self.io.say(f"  the link was lost: the {record.full_reps} rep(s) done are kept; "
-                        "the unit deloads by itself")
+                        "let the handles down slowly (some units keep the weight on until "
+                        "they are reached again and stopped)")
             await self._reconnect()
             if not await self._ask(questions.resume_after_link_loss()):
                 raise

@@ -17,6 +17,7 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
+from bleak.exc import BleakError
 from bumble import gatt
 from bumble.controller import Controller
 from bumble.device import Connection, Device, Peer
@@ -124,7 +125,8 @@ class BumbleBackend(BaseBleakClient):
     def name(self) -> str:
         return "Halfstep simulated unit"
 
-    def is_connected(self) -> bool:  # type: ignore[override]
+    @property
+    def is_connected(self) -> bool:  # a property, as BleakClient.is_connected reads it
         return self._connection is not None
 
     async def connect(self, pair: bool, **kwargs: Any) -> None:
@@ -172,10 +174,27 @@ class BumbleBackend(BaseBleakClient):
     async def unpair(self) -> None:
         raise NotImplementedError("the simulated unit needs no pairing")
 
+    def _linked(self) -> Peer:
+        """The peer, as bleak has it: an operation on a lost link is a BleakError."""
+        if self._connection is None or self._peer is None:
+            raise BleakError(f"{self.address}: not connected")
+        return self._peer
+
+    async def _op(self, coro: Any) -> Any:
+        """A GATT operation whose link drops under it fails with a BleakError, as in bleak
+        (bumble cancels the pending request: a CancelledError would look like our own task
+        being cancelled)."""
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._connection is None and task is not None and not task.cancelling():
+                raise BleakError(f"{self.address}: disconnected") from None
+            raise
+
     async def read_gatt_char(self, characteristic: BleakGATTCharacteristic,
                              **kwargs: Any) -> bytearray:
-        assert self._peer is not None
-        return bytearray(await self._peer.read_value(characteristic.obj))
+        return bytearray(await self._op(self._linked().read_value(characteristic.obj)))
 
     async def read_gatt_descriptor(self, descriptor: BleakGATTDescriptor,
                                    **kwargs: Any) -> bytearray:
@@ -183,8 +202,8 @@ class BumbleBackend(BaseBleakClient):
 
     async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: Any,
                               response: bool) -> None:
-        assert self._peer is not None
-        await self._peer.write_value(characteristic.obj, bytes(data), with_response=response)
+        await self._op(self._linked().write_value(characteristic.obj, bytes(data),
+                                                  with_response=response))
 
     async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
         raise NotImplementedError("the unit's profile has no descriptors to write")
