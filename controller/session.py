@@ -164,6 +164,7 @@ class SessionRunner:
         self._chosen: dict[str, float] = {}  # loads chosen between sets, per exercise
         self._stop_from: str | None = None
         self._need_dock = False  # after a STOP or a refused load: from the dock only
+        self._told: dict[int, int] = {}  # driver notices said so far, per client
         self._dock_after_us: int | None = None  # ...docked after this unit time
         self._interrupted: str | None = None  # Ctrl-C: the session ends at its next step
         self._wake = asyncio.Event()
@@ -888,12 +889,25 @@ class SessionRunner:
                 raise LinkClosed("telemetry ended")
             if batch is _STOP:
                 raise StopRequested
+            self._tell_notices(dev)
             link = self.supervisor.telemetry_age(dev.health.last_sample_age_s)
             if link != self.state.link:
                 self._set_state(link=link)
             if self.bus.wants("telemetry"):
                 self.bus.emit("telemetry", session=self.session_id, batch=batch)
             return batch
+
+    def _tell_notices(self, dev: DeviceClient) -> None:
+        """What a driver says the person must know (a Vitruvian that deloaded by itself, or
+        whose link was lost with the weight on): said once each, and kept as a safety event."""
+        notices = getattr(dev, "notices", None)
+        if not notices:
+            return
+        seen = self._told.get(id(dev), 0)
+        for text in notices[seen:]:
+            self.io.say(f"  {text}")
+            self.supervisor.event("unit_notice", text)
+        self._told[id(dev)] = len(notices)
 
     def _request_deload(self, dev: DeviceClient) -> None:
         """Ask for zero without waiting on it: the unit's lease is the backstop."""

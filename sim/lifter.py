@@ -105,6 +105,10 @@ class Lifter:
     set_reps: tuple[int, ...] = (10,)  # reps aimed for in each set; the last one repeats
     rest_s: float = 60.0
     first_pickup_s: float = 1.0
+    # After the last rep a set aims for, hold the handles at the bottom this long (or until the
+    # load goes) before letting go, as on a trainer that releases at the bottom of the last
+    # rep; 0: let go straight from the last lowering.
+    last_bottom_hold_s: float = 0.0
     t: float = 0.0
     phase: Phase = Phase.DOCKED
     position_mm: float = 0.0
@@ -128,6 +132,7 @@ class Lifter:
     _rep_kind: str = "full"
     _stall: tuple[float, float, float] | None = None  # top, time to it, stall length
     _fail: bool = False
+    _last_hold: bool = False  # the bottom pause after the set's last rep
     _peak_mm: float = 0.0
     _rng: random.Random = field(default_factory=random.Random)
     _n_fail: float = 0.0
@@ -214,6 +219,8 @@ class Lifter:
             self._go(Phase.ECCENTRIC)
             dist = self.position_mm - p.start_mm
             self._move(self.position_mm, p.start_mm, dist / 1000 / p.eccentric_m_s)
+        elif self._last_hold:
+            self._end_set()
         else:
             self._start_rep(load_kg)
 
@@ -262,6 +269,11 @@ class Lifter:
         if self._rep_kind == "full":
             self.reps_in_set += 1
         if self._fail or self.reps_in_set >= self.target_reps:
+            if self.last_bottom_hold_s > 0 and not self._fail:
+                self._go(Phase.BOTTOM_PAUSE)
+                self._timer = self.last_bottom_hold_s
+                self._last_hold = True
+                return
             self._end_set()
             return
         pause = self._rng.random() < self.profile.pause_prob
@@ -297,6 +309,7 @@ class Lifter:
         self.fatigue = min(1.0, max(self.fatigue, self.reps_in_set / n_fail))
         self.held = False
         self.velocity_m_s = 0.0
+        self._last_hold = False
         self.set_index += 1
         self._go(Phase.DOCKED)
         self._timer = self.rest_s

@@ -22,7 +22,10 @@ What the trainer does:
   + calibration reps (0x05); the trainer counts a rep up at the top and down at the bottom, the
   first `calibration` reps set the range; after each working rep the load moves by the
   progression (kg per rep, kept within 0-100 kg); at the BOTTOM of the last working rep (down
-  == rep field) the load is released. 0xFF: unlimited. The lifter aims for the program's reps.
+  == rep field) the load is released. 0xFF: unlimited. The lifter aims for the program's reps
+  and, as a person does, finishes the last one's lowering and holds the handles at the bottom
+  until the trainer lets the load go (at most LAST_HOLD_S) before letting go of them, so the
+  trainer sees that bottom and the release is the rep target's, not the handles'.
   Mode blocks, bands and force limits are decoded and kept; the load itself is constant
   (a velocity-gated force ramp is not modelled).
 - Samples (26 bytes): u32 tick (ms since boot), per cable i16 position (0.1 mm), i16 velocity
@@ -31,6 +34,8 @@ What the trainer does:
   DELOAD_OCCURRED), 8 zero bytes.
 - Reps notifications (24 bytes, or legacy 6): sent on every up or down count.
 - A dropped link leaves the weight on (keep_weight=1), as a user reported.
+- Advertising: every ADVERTISING_MS ms (a real trainer advertises fast; bumble's default of
+  about 1 s would make every reconnect take about a second), and again at once after a drop.
 
 Query options of `vitruvian://sim?seed=N&...` (plain ASCII digits only; anything else, or an
 unknown name, is a ValueError):
@@ -85,6 +90,8 @@ STILL_M_S = 0.005  # slower than this the cable has turned
 WARNING_S = 0.5  # a self deload shows DELOAD_WARNING this long before DELOAD_OCCURRED
 IDLE_OFF_S = 15 * 60  # the unit powers off (releases) after 15 minutes without GATT access
 MAX_KG = 100.0
+LAST_HOLD_S = 1.5  # at most this long the lifter holds the handles at the last rep's bottom
+ADVERTISING_MS = 20  # the advertising interval
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 
@@ -136,6 +143,7 @@ class VitruvianSim:
         self.address = address
         self.options = options
         self.link, self.device = peripheral("vitruvian", address)
+        unit.lifter.last_bottom_hold_s = LAST_HOLD_S
         self.device.gatt_server.max_mtu = options.mtu
         props = gatt.Characteristic.Properties
         perms = gatt.Characteristic.Permissions
@@ -203,7 +211,9 @@ class VitruvianSim:
 
     async def start(self) -> None:
         await self.device.power_on()
-        await self.device.start_advertising(auto_restart=True)
+        await self.device.start_advertising(auto_restart=True,
+                                            advertising_interval_min=ADVERTISING_MS,
+                                            advertising_interval_max=ADVERTISING_MS)
         self.ticker = asyncio.get_running_loop().create_task(
             tick_forever(self.unit, self.flush), name="vitruvian-sim")
 

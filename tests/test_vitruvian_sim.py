@@ -212,6 +212,9 @@ async def test_larger_mtu_on_request():
         assert link.client.mtu_size == 247
         await link.write(program(10.0, 5))
         assert link.sim.programs[-1]["target_kg_per_cable"] == 10.0
+        # A trainer advertises fast (bumble's default, about 1 s, would slow every reconnect).
+        device = link.sim.device
+        assert device.advertising_interval_min == device.advertising_interval_max == 20
     finally:
         await link.close()
 
@@ -234,6 +237,9 @@ async def test_a_set_samples_reps_target_release_and_truth():
         assert sim.up == sim.down == 5
         at, _ = next(r for r in sim.releases if r[1] == "rep target")
         assert at == sim.rep_log[-1]["bottom_s"]  # at the bottom of the last working rep
+        # The person finished that lowering and let go only after the trainer released.
+        assert [c for _, c in sim.releases] == ["rep target"]
+        assert len(sim.truth_reps()) == 5
         assert [r["load_kg_per_cable"] for r in sim.rep_log] == [10.0, 10.0, 10.0, 10.0, 12.5]
         assert [r["working"] for r in sim.rep_log] == [0, 0, 0, 1, 2]
         # The load goes: samples show 0 kg on both cables, and the reps said down == 5.
