@@ -165,6 +165,7 @@ class SessionRunner:
         self._stop_from: str | None = None
         self._need_dock = False  # after a STOP or a refused load: from the dock only
         self._told: dict[int, int] = {}  # driver notices said so far, per client
+        self._warmup = self._warmup_left = 0  # the unit's calibration reps in this set
         self._dock_after_us: int | None = None  # ...docked after this unit time
         self._interrupted: str | None = None  # Ctrl-C: the session ends at its next step
         self._wake = asyncio.Event()
@@ -726,6 +727,9 @@ class SessionRunner:
         self._partial = record
         if self.brief is not None:
             self.brief(dev, item, load)
+        # A unit that calibrates on the first reps of every set (a Vitruvian): those are
+        # counted apart, never as work and never towards the target.
+        self._warmup = self._warmup_left = int(getattr(dev, "warmup_reps", 0) or 0)
         self.io.say(f"  set {k}: {load:.1f} kg x {target} - take up the handles")
         self._set_state(phase="armed", exercise=item.exercise, set_index=k,
                         sets=item.sets, target_reps=target,
@@ -790,6 +794,12 @@ class SessionRunner:
     def _on_rep(self, rep: Rep, engine: CableRepEngine, item: ExercisePlan, k: int,
                 load: float, target: int) -> None:
         c = engine.combined
+        if self._warmup_left and rep.kind == "full" and c.reps and c.reps[-1] is rep:
+            c.reps.pop()  # the unit's calibration rep: shown, not counted or measured as work
+            self._warmup_left -= 1
+            self.io.say(f"  warm-up rep {self._warmup - self._warmup_left}/{self._warmup}: "
+                        "the unit calibrates its range")
+            return
         self.io.say("  " + rep_line(rep, c.full_reps, target))
         log.info("rep", exercise=item.exercise, set_index=k, count=c.full_reps,
                  rep_kind=rep.kind, mean_concentric_m_s=round(rep.mean_concentric_m_s, 3),

@@ -73,6 +73,10 @@ DELOAD_REASON = "the trainer took the load off by itself (deload): the set is ov
 
 
 class VitruvianClient:
+    # Every program starts with reps the trainer uses to calibrate the range: real movements,
+    # not work. The session leaves them out of the set's count (and its target).
+    warmup_reps = v.CALIBRATION_REPS
+
     def __init__(self, url: str):
         self.url = url
         self.info: DeviceInfo | None = None

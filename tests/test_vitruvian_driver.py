@@ -330,3 +330,24 @@ def test_legacy_rep_packets_count_through_the_driver():
             assert struct.unpack_from("<H", sim.reps_sent[-1], 4)[0] == 5
 
     warped(body)
+
+
+def test_the_session_counts_working_reps_after_the_trainers_calibration_reps():
+    """Every program starts with 3 calibration reps: the session shows them as warm-up, never
+    counts them as work, and ends the set at the plan's working reps (the trainer's own count
+    being working + 3), not 3 reps early."""
+    from controller import demo
+
+    url = "vitruvian://sim?seed=7"
+    lines: list[str] = []
+
+    async def body():
+        result = await demo.run_demo(url, 7, lines.append, today=dt.date(2026, 11, 16))
+        return result, [p["working_reps"] for p in sim_of(url).programs]
+
+    result, working = warped(body)
+    first = result.sets[0]
+    assert first.ended_by == "target reached" and working[0] == 10
+    assert first.full_reps == working[0] == 10  # all ten after the calibration reps
+    assert sum("warm-up rep" in x for x in lines) == 3 * len(result.sets), lines
+    assert all(r.index > 3 for r in first.reps)  # the calibration reps are not in the set
