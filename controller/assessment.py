@@ -34,7 +34,7 @@ NEAR_MVT_M_S = 0.12  # a rep this close to the minimum velocity: about 2-3 reps 
 _MCV = ((0.0, 1.70), (0.30, 1.32), (0.50, 0.95), (0.70, 0.62), (0.80, 0.47), (0.90, 0.32),
         (1.00, 0.17))
 BENCH_MVT = 0.17
-NOT_COUNTED = ("stopped", "link lost", "safety stop")
+NOT_COUNTED = ("stopped", "link lost", "safety stop", "unit deloaded")  # cut, not tired
 
 
 def mvt_for(ex: Exercise) -> float:

@@ -854,6 +854,9 @@ class SessionRunner:
                 for rep in engine.finish("handles released"):
                     self._on_rep(rep, engine, item, k, value, target)
             if engine.combined.ended_by is not None:
+                unit_deload = getattr(dev, "deload_reason", None)  # the unit took it off
+                if unit_deload and engine.combined.ended_by == "handles released":
+                    return f"unit deloaded: {unit_deload}"
                 return engine.combined.ended_by
 
     @contextlib.asynccontextmanager
