@@ -305,6 +305,15 @@ class DecoderStats:
         return self.bad_header + self.bad_crc + self.bad_payload + self.unknown_type
 
 
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    """A frame whose header and CRC are good, its payload not yet parsed."""
+
+    seq: int
+    msg_type: int
+    payload: bytes
+
+
 class FrameDecoder:
     """Feed bytes as they arrive; get whole frames back. Resyncs at the next good frame.
 
@@ -317,9 +326,29 @@ class FrameDecoder:
         self.stats = DecoderStats()
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+        """The frames in `data` (and what was buffered), parsed; a good frame whose payload
+        does not parse is counted and skipped."""
+        out: list[Frame] = []
+        stats = self.stats
+        for raw in self.feed_raw(data):
+            if raw.msg_type not in _CODECS:
+                stats.unknown_type += 1
+                continue
+            try:
+                msg = _CODECS[raw.msg_type][1](raw.payload)
+            except (CodecError, struct.error, ValueError):
+                stats.bad_payload += 1
+                continue
+            stats.frames += 1
+            out.append(Frame(raw.seq, msg))
+        return out
+
+    def feed_raw(self, data: bytes | bytearray | memoryview) -> list[RawFrame]:
+        """Every frame with a good header and CRC, its payload not parsed: what a unit needs to
+        answer a frame it cannot parse (NACK with its SEQ and TYPE)."""
         buf = self._buf
         buf += data
-        out: list[Frame] = []
+        out: list[RawFrame] = []
         stats = self.stats
         pos = 0
         n = len(buf)
@@ -348,20 +377,9 @@ class FrameDecoder:
                 stats.skipped_bytes += 1
                 pos += 1
                 continue
-            msg_type = buf[pos + 3]
-            seq = buf[pos + 4]
-            payload = bytes(buf[pos + HEADER_SIZE : crc_at])
+            out.append(RawFrame(buf[pos + 4], buf[pos + 3],
+                                bytes(buf[pos + HEADER_SIZE : crc_at])))
             pos = end
-            if msg_type not in _CODECS:
-                stats.unknown_type += 1
-                continue
-            try:
-                msg = _CODECS[msg_type][1](payload)
-            except (CodecError, struct.error, ValueError):
-                stats.bad_payload += 1
-                continue
-            stats.frames += 1
-            out.append(Frame(seq, msg))
         if pos:
             del buf[:pos]
         return out

@@ -9,19 +9,15 @@ released, and latches an emergency stop until it is cleared explicitly.
 from __future__ import annotations
 
 import struct
-from binascii import crc_hqx
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from firmware_bridge.codec import (
-    CRC_SIZE,
-    HEADER_SIZE,
-    MAX_PAYLOAD,
-    SOF,
     CodecError,
-    DecoderStats,
+    FrameDecoder,
+    RawFrame,
     decode_payload,
     encode,
     max_samples_per_frame,
@@ -118,64 +114,6 @@ LogFn = Callable[..., None]
 _KNOWN_TYPES = frozenset(int(t) for t in MsgType)
 
 
-@dataclass(frozen=True, slots=True)
-class RawFrame:
-    """A frame whose header and CRC are good, its payload not yet parsed."""
-
-    seq: int
-    msg_type: int
-    payload: bytes
-
-
-class UnitReader:
-    """The unit's frame reader: the framing and resynchronisation of docs/protocol.md section 2
-    (as `firmware_bridge.codec.FrameDecoder`), but every frame with a good CRC comes back
-    unparsed. The host's reader may only count a frame it cannot parse; the unit must answer
-    one (NACK BAD_LENGTH, UNSUPPORTED_MESSAGE), so it needs the frame's SEQ and TYPE."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.stats = DecoderStats()
-
-    def feed(self, data: bytes | bytearray | memoryview) -> list[RawFrame]:
-        buf = self._buf
-        buf += data
-        out: list[RawFrame] = []
-        stats = self.stats
-        pos, n = 0, len(buf)
-        while True:
-            start = buf.find(SOF, pos)
-            if start < 0:
-                stats.skipped_bytes += n - pos
-                pos = n
-                break
-            stats.skipped_bytes += start - pos
-            pos = start
-            if n - pos < 3:
-                break
-            length = buf[pos + 1]
-            if length ^ buf[pos + 2] != 0xFF or length > MAX_PAYLOAD:
-                stats.bad_header += 1
-                stats.skipped_bytes += 1
-                pos += 1
-                continue
-            end = pos + HEADER_SIZE + length + CRC_SIZE
-            if end > n:
-                break
-            crc_at = end - CRC_SIZE
-            if crc_hqx(buf[pos + 1 : crc_at], 0xFFFF) != buf[crc_at] | (buf[crc_at + 1] << 8):
-                stats.bad_crc += 1
-                stats.skipped_bytes += 1
-                pos += 1
-                continue
-            out.append(RawFrame(buf[pos + 4], buf[pos + 3],
-                                bytes(buf[pos + HEADER_SIZE : crc_at])))
-            pos = end
-        if pos:
-            del buf[:pos]
-        return out
-
-
 def _refusal(frame: RawFrame, cables: int) -> tuple[ErrorCode, int]:
     """Why a good frame whose payload does not parse is refused (docs/protocol.md section 3):
     a type the unit does not know is UNSUPPORTED_MESSAGE; a SET_LOAD of whole u16 values but
@@ -230,7 +168,7 @@ class SimUnit:
     _deload: tuple[str, int] | None = None
     _seq: int = 0
     _out: list[bytes] = field(default_factory=list)  # whole frames (BLE sends one each)
-    _decoder: UnitReader = field(default_factory=UnitReader)
+    _decoder: FrameDecoder = field(default_factory=FrameDecoder)
     _rows: list = field(default_factory=list)  # the batch being filled
     _batch_n: int = 0
     _batch_t0: int = 0
@@ -335,7 +273,7 @@ class SimUnit:
         self._deload = None
         self._batch_n = 0
         self._seq = 0
-        self._decoder = UnitReader()
+        self._decoder = FrameDecoder()
         self._emit(Event(self.now_us, EventCode.BOOT))
         self.log("boot", reason="reboot")
 
@@ -461,7 +399,8 @@ class SimUnit:
         self._lease_deadline_us = self.now_us + self.config.lease_ms * 1000
 
     def receive(self, data: bytes) -> None:
-        for frame in self._decoder.feed(data):
+        # Unparsed: a frame the unit cannot parse is answered (NACK with its SEQ and TYPE).
+        for frame in self._decoder.feed_raw(data):
             try:
                 msg = decode_payload(frame.msg_type, frame.payload)
             except (CodecError, ValueError):
