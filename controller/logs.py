@@ -32,7 +32,8 @@ from typing import Any, BinaryIO, Literal, TextIO
 import structlog
 
 from firmware_bridge import flight, wirelog
-from firmware_bridge.wirelog import BackgroundWriter, scrub_text
+from firmware_bridge.redact import redact_text
+from firmware_bridge.wirelog import BackgroundWriter
 
 LogFormat = Literal["text", "json"]
 
@@ -293,7 +294,7 @@ def redact_event(logger: object, name: str, event: dict[str, Any]) -> dict[str, 
 
 def _redacted(value: Any, depth: int) -> Any:
     if isinstance(value, str):
-        return scrub_text(value)
+        return redact_text(value)
     if value is None or isinstance(value, bool | int | float):
         return value
     if depth < 6 and isinstance(value, dict):
@@ -304,7 +305,7 @@ def _redacted(value: Any, depth: int) -> Any:
         text = str(value)
     except Exception:
         return value
-    clean = scrub_text(text)
+    clean = redact_text(text)
     return value if clean == text else clean
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from firmware_bridge.wirelog import scrub_text
+from firmware_bridge.redact import redact_text
 
 FAULT_EVENTS = {"link_closed", "command_timeout", "command_retry", "reconnect_failed",
                 "device_rebooted", "load_differs", "mqtt_lost", "subscriber_failed"}
@@ -374,7 +374,7 @@ NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EIO}  # the disk's fault, not the p
 def redact(text: str) -> str:
     """URL credentials masked (whatever `@`, `:` or quotes the password holds), home folders
     as `~`, and the values of secret-looking JSON keys as ***."""
-    return SECRET_KEYS.sub(r'\1"***"', scrub_text(text))
+    return SECRET_KEYS.sub(r'\1"***"', redact_text(text))
 
 
 def versions() -> dict[str, Any]:
@@ -493,13 +493,33 @@ def _spooled_text(path: Path, left_out: list[str]) -> Any:
     spool = tempfile.SpooledTemporaryFile(SPOOL)
     try:
         with open(path, "rb") as f:
+            carry = ""  # the unfinished last word of a line longer than one read
             while raw := f.readline(MAX_LINE):
-                spool.write(redact(raw.decode("utf-8", "replace")).encode())
+                text, carry = _whole_words(carry + raw.decode("utf-8", "replace"))
+                spool.write(redact(text).encode())
+            spool.write(redact(carry).encode())
     except OSError as e:
         spool.close()
         left_out.append(f"{path.name}: {e.strerror or e}")
         return None
     return spool
+
+
+def _whole_words(text: str) -> tuple[str, str]:
+    """A piece of a line split by the read limit, cut after its last whitespace: a URL cut in
+    two would escape redaction half in each piece. A run with no whitespace longer than a read
+    that holds `://` is not shown at all (no URL is that long; memory stays bounded)."""
+    from controller.logs import MAX_LINE
+
+    if text.endswith("\n"):
+        return text, ""
+    cut = max(text.rfind(" "), text.rfind("\t"))
+    if cut >= 0:
+        return text[:cut + 1], text[cut + 1:]
+    if len(text) <= MAX_LINE:
+        return "", text
+    return (f"***(a run of {len(text)} characters holding a URL, not shown)" if "://" in text
+            else text), ""
 
 
 def _add(tar: tarfile.TarFile, name: str, spool: Any) -> None:

