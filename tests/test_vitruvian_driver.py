@@ -38,6 +38,17 @@ def warped(coro_fn):
         return runner.run(coro_fn())
 
 
+def gather(stream) -> tuple[list, asyncio.Task]:
+    """Everything an async iterator (a client's events or telemetry) yields, as it comes."""
+    got: list = []
+
+    async def take():
+        async for item in stream:
+            got.append(item)
+
+    return got, asyncio.get_running_loop().create_task(take())
+
+
 def sim_of(url: str):
     return _UNITS[asyncio.get_running_loop()][url]
 
@@ -120,13 +131,7 @@ def test_a_dropped_link_with_the_weight_on_is_stopped_first():
     async def body():
         async with device_client(url) as dev:
             sim = sim_of(url)
-            events = []
-
-            async def watch():
-                async for e in dev.events():
-                    events.append(e)
-
-            watcher = asyncio.get_running_loop().create_task(watch())
+            events, watcher = gather(dev.events())
             await wait_until(lambda: sim.unit.lifter.held, 30)
             await dev.set_load(15.0, reps=10)
             started = next(t for t, c in reversed(sim.commands) if c[:1] == b"\x04")
@@ -154,20 +159,8 @@ def test_the_trainers_own_deload_ends_the_set_with_the_reason():
     async def body():
         async with device_client(url) as dev:
             sim = sim_of(url)
-            events = []
-
-            async def watch():
-                async for e in dev.events():
-                    events.append(e)
-
-            watcher = asyncio.get_running_loop().create_task(watch())
-            seen = []
-
-            async def look():
-                async for b in dev.telemetry():
-                    seen.append(b)
-
-            looker = asyncio.get_running_loop().create_task(look())
+            events, watcher = gather(dev.events())
+            seen, looker = gather(dev.telemetry())
             await wait_until(lambda: sim.unit.lifter.held, 30)
             await dev.set_load(12.5, reps=10)
             await wait_until(lambda: any(e.code == EventCode.DELOADED for e in events), 30)
