@@ -11,8 +11,13 @@ exercise. The engine works in two layers:
   to zero, so boundaries are sharper than the sample period, and measures the rep.
 
 A rep's range is measured from its own start, so drift does not matter; it is classed against
-the reference range (the largest of the first reps, or carried from an earlier set): full at
->= 85%, partial at >= 40% (shown, never counted as full), ignored below that.
+the reference range: full at >= 85%, partial at >= 40% (shown, never counted as full), ignored
+below that. The reference is carried from an earlier set, or is the set's consensus: the range
+most of its reps share (controller.rep_set). As the consensus forms and moves, earlier reps are
+classed again, and movements around the set (lifting the bar from the floor, unracking it,
+racking it) are recognised by where they start and end against the set's own levels. A change
+to a rep already handed out is a correction (`take_corrections`), so a live count can go down as
+well as up; a recording's reps are final once `finish` has run.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
+
+from controller import rep_edges, rep_set
 
 RepKind = Literal["full", "partial", "ignored"]
 
@@ -114,6 +121,7 @@ class _Buffer:
 
 
 _WAIT, _UP, _DOWN = 0, 1, 2
+KEEP_DATA = 64  # reps whose samples are kept, to be measured again as the set's levels form
 
 
 @dataclass
@@ -146,6 +154,11 @@ class RepEngine:
         self._tension_seen = False  # release counts only once the handles were under tension
         self._a_p = 0.0
         self._low_band = 0.0
+        self._data: dict[int, tuple[np.ndarray, ...]] = {}  # rep index -> its samples
+        self._levels: dict[int, rep_set.Levels] = {}
+        self._why: dict[int, str] = {}  # rep index -> why it is not counted, if not its range
+        self._emitted: set[int] = set()  # reps handed out (a change to them is a correction)
+        self._corrections: list[tuple[Rep, Rep]] = []
 
     # ---- public ---------------------------------------------------------------------------
 
@@ -183,16 +196,31 @@ class RepEngine:
             v = self._derive(t, p)
         self._buf.append((t, p, v, f))
         self._last_t = tl[-1]
-        return self._scan(tl, p.tolist(), v.tolist(), f.tolist())
+        out = self._scan(tl, p.tolist(), v.tolist(), f.tolist())
+        self._emitted.update(r.index for r in out)
+        return out
 
     def finish(self, reason: str = "end of data") -> list[Rep]:
-        """No more samples: close a rep that is on its way down, and end the set."""
+        """No more samples: close a rep that is on its way down, or one that reached its top
+        and stopped there (a recording that ends at the top, a bar racked from the top), and
+        end the set; its reps are final."""
         out: list[Rep] = []
         if self.ended_by is None:
-            if self._state == _DOWN:
+            if self._state == _DOWN or (self._state == _UP and self._stopped_at_top()):
                 out.append(self._close(self._g))
             self.ended_by = reason
+            self._reconsider(final=True)
+        self._emitted.update(r.index for r in out)
+        return [next((x for x in self.reps if x.index == r.index), r) for r in out]
+
+    def take_corrections(self) -> list[tuple[Rep, Rep]]:
+        """Reps handed out earlier that read differently now, as (was, now); each once."""
+        out, self._corrections = self._corrections, []
         return out
+
+    def note(self, rep: Rep) -> str | None:
+        """What the set's levels said of this rep (a lead-in, a lift from the floor), if any."""
+        return self._why.get(rep.index)
 
     def summary(self) -> SetSummary:
         full = [r for r in self.reps if r.full]
@@ -323,16 +351,63 @@ class RepEngine:
 
     # ---- analysis -------------------------------------------------------------------------
 
+    def _stopped_at_top(self) -> bool:
+        """The rise in progress is over: the bar has stopped at its top, or has come the
+        set's whole range and is slowing into it as the data ends."""
+        if self._g - self._a_g < 3 or self._hi - self._a_p < self.config.min_rom_mm * 0.4:
+            return False
+        t, p, v, _ = self._buf.view(self._a_g, self._g)
+        if self._derived:
+            v = _central_velocity(t, p, self.config.derive_window_s / 2)
+        peak = max(float(np.max(v)), 1e-9)
+        end = float(np.max(np.abs(v[-3:])))
+        ref = self.reference_mm
+        whole = ref is not None and self._hi - self._a_p >= self.config.full_fraction * ref
+        return end < (0.5 if whole else 0.3) * peak
+
     def _close(self, end_g: int) -> Rep:
         a_g, top_g = self._a_g, self._hi_g
         t, p, v, f = self._buf.view(a_g, max(end_g, top_g + 1))
         if self._derived:  # the streamed estimate lags; the closed rep can look both ways
             v = _central_velocity(t, p, self.config.derive_window_s / 2)
-        rep = analyse(t, p, v, f if self._has_tension else None, top_g - a_g,
-                      len(self.reps) + 1, self._classify)
+        index = len(self.reps) + 1
+        ff = f if self._has_tension else None
+        rep = analyse(t, p, v, ff, top_g - a_g, index, self._classify, self._derived)
         self.reps.append(rep)
+        if len(self._data) >= KEEP_DATA:
+            self._data.pop(min(self._data))
+        self._data[index] = (t, p, v, ff, top_g - a_g)  # type: ignore[assignment]
+        self._levels[index] = rep_set.levels(t, p, rep, top_g - a_g)
         self._state = _WAIT
         self._buf.trim_before(top_g)
+        self._reconsider(skip=index)
+        return self.reps[-1]
+
+    def _reconsider(self, final: bool = False, skip: int | None = None) -> None:
+        """Class the set's reps again against its consensus, recognise movements around the
+        set, and note what changed in reps already handed out."""
+        changed = rep_set.reconsider(self, final, skip)
+        for old, new in changed:
+            if old.index in self._emitted and (old.kind != new.kind
+                                               or abs(old.rom_mm - new.rom_mm) > 1.0):
+                self._corrections.append((old, new))
+
+    def reanalyse(self, index: int, level: float, band: float) -> Rep | None:
+        """Measure a kept rep again from where it passed the set's bottom (`level`, within
+        `band`) before its top: a rise that began lower (a bar lifted from the floor) is not
+        the rep."""
+        data = self._data.get(index)
+        if data is None:
+            return None
+        t, p, v, f, ib = data
+        c = rep_set.cut_index(p, v, ib, level, band)
+        if c is None or c == 0:
+            return None
+        old = next(r for r in self.reps if r.index == index)
+        rep = analyse(t[c:], p[c:], v[c:], None if f is None else f[c:], ib - c, index,
+                      lambda rom: (old.kind, old.rom_pct), self._derived)
+        self._data[index] = (t[c:], p[c:], v[c:], None if f is None else f[c:], ib - c)
+        self._levels[index] = rep_set.levels(t[c:], p[c:], rep, ib - c)
         return rep
 
     def _classify(self, rom: float) -> tuple[RepKind, float | None]:
@@ -462,6 +537,17 @@ def _falling_edge(t: list[float], y: list[float], ipk: int, i1: int) -> float:
     return _edge_zero(t, y, peak, i_hi, i_lo, i_lo, i_hi)
 
 
+def _fitted(t: list[float], p: list[float], j0: int, j1: int, a: float, b: float,
+            mid: int) -> tuple[float, float] | None:
+    """Start and stop of the one movement from level a (index j0) to b (j1), if it is smooth
+    enough to fit (controller.rep_edges)."""
+    if abs(b - a) < 10.0:
+        return None
+    times = rep_edges.crossings(t, p, j0, j1, a, b, mid)
+    got = rep_edges.fit(times) if times is not None else None
+    return None if got is None else (got[0], got[1])
+
+
 def _central_velocity(t: np.ndarray, p: np.ndarray, half_span_s: float) -> np.ndarray:
     """Velocity (m/s) from positions by a centred difference over about +-half_span_s."""
     if len(t) < 2:
@@ -521,10 +607,15 @@ def _smooth(t: np.ndarray, v: np.ndarray, span_s: float = 0.02) -> np.ndarray:
 
 
 def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, ib: int,
-            index: int, classify: Callable[[float], tuple[RepKind, float | None]]) -> Rep:
+            index: int, classify: Callable[[float], tuple[RepKind, float | None]],
+            fit: bool = False) -> Rep:
     """Measure one rep from its samples: swing start (0), top (ib), end of data (len).
     Plain lists from here: a rep is a few dozen samples at live rates, where numpy's per-call
-    cost is most of the work (the sums are numpy's own, so the figures are the same)."""
+    cost is most of the work (the sums are numpy's own, so the figures are the same).
+
+    `fit`: place the phase boundaries by fitting the positions (rep_edges), for velocity that
+    was differenced from positions; a unit's own measured velocity has sharp edges that are
+    extrapolated as they are."""
     n = len(t)
     ib = min(ib, n - 1)
     tl, pl, vl = t.tolist(), p.tolist(), _smooth(t, v).tolist()
@@ -545,6 +636,13 @@ def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, i
         t_turn = _falling_edge(tl, vpos, last[2], min(ib + 1, n - 1))
         if t_turn <= t0:
             t_turn = tl[ib]
+    ps = _smooth(t, p, 0.03).tolist() if fit else pl  # resting levels, without sensor noise
+    if fit and len(runs) == 1:  # one smooth movement up: its ends from the positions it passed
+        a_i, _, mid, _ = runs[0]
+        j0 = min(range(a_i + 1), key=ps.__getitem__)
+        moved = _fitted(tl, pl, j0, ib, ps[j0], max(ps[mid:ib + 1]), mid)
+        if moved is not None:
+            t0, t_turn = moved
     p0 = float(np.interp(t0, t, p))
     rom = ptop - p0
     # Eccentric: from the top to the end of the data.
@@ -561,8 +659,19 @@ def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, i
         if below is not None:
             t_end = min(t_end, _crossing(te, pe, below, floor))
         t_end = max(t_end, t_ecc0)
-    else:
-        t_ecc0 = t_end = tl[-1]
+        if fit and len(eruns) == 1:  # one smooth lowering back to where the rep began: fitted
+            _, e_last, e_mid, _ = eruns[0]
+            bottom = min(ps[ib + e_last:])
+            if abs(bottom - p0) < 0.15 * max(rom, 1.0):
+                moved = _fitted(tl, pl, ib, n - 1, max(ps[ib:ib + e_mid + 1]), bottom,
+                                ib + e_mid)
+                if moved is not None:
+                    t_ecc0, t_end = moved
+    else:  # no lowering in the data (it ends at the top): the rep ends where it turned
+        t_ecc0 = t_end = t_turn
+    t_turn = max(t_turn, t0)
+    t_ecc0 = max(t_ecc0, t_turn)
+    t_end = max(t_end, t_ecc0)
     conc = max(t_turn - t0, 1e-6)
     kind, pct = classify(rom)
     peak_f = power = None

@@ -1,0 +1,74 @@
+"""Counting a recorded set: what `halfstep reps FILE` does after reading the file.
+
+The unit and axis are worked out when not given (controller.trace_detect), the samples are
+streamed through the same rep engine as a live set, and the set's reps are final at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from controller.reps import Rep, RepConfig, RepEngine, SetSummary
+from controller.trace_detect import UNITS, guess_axis, guess_unit
+
+BLOCK = 256  # streamed in blocks, as the engine is fed live
+
+
+@dataclass
+class Counted:
+    reps: list[Rep]
+    summary: SetSummary
+    unit: str  # m, cm, mm, or "x<scale>" when a scale was given
+    axis: str  # up | down
+    assumed: list[str] = field(default_factory=list)  # what was worked out, and why
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def span_s(self) -> tuple[float, float] | None:
+        """From the first counted rep's start to the last one's end: the set itself."""
+        kept = [r for r in self.reps if r.kind != "ignored"]
+        return (kept[0].start_s, kept[-1].end_s) if kept else None
+
+
+def count(t_s: np.ndarray, position: np.ndarray, velocity_m_s: np.ndarray | None = None,
+          tension_n: np.ndarray | None = None, *, unit: str | None = None,
+          scale: float | None = None, axis: str | None = None,
+          reference_mm: float | None = None, idle_s: float = 20.0) -> Counted:
+    """The reps of one recorded set. `unit`/`axis` None: worked out from the movement;
+    `scale` (position units to mm) overrides `unit`."""
+    assumed: list[str] = []
+    warnings: list[str] = []
+    if scale is not None:
+        unit_name, factor = f"x{scale:g}", scale
+    elif unit is not None:
+        unit_name, factor = unit, UNITS[unit]
+    else:
+        g = guess_unit(t_s, position)
+        unit_name, factor = g.value, UNITS[g.value]
+        assumed.append(f"position unit: {g.value} ({g.why})")
+        if not g.sure:
+            warnings.append(f"unsure of the position unit, assumed {g.value}: give --unit "
+                            "if that is wrong")
+    p_mm = np.asarray(position, dtype=float) * factor
+    if axis is None:
+        g = guess_axis(t_s, p_mm, tension_n)
+        axis = g.value
+        assumed.append(f"axis: {'up' if axis == 'up' else 'down'} - the numbers "
+                       f"{'grow' if axis == 'up' else 'fall'} as the load goes up ({g.why})")
+        if not g.sure:
+            warnings.append(f"unsure which way the axis points, assumed {axis}: give "
+                            "--axis up or --axis down if the concentric figures look like "
+                            "the lowering")
+    sign = 1.0 if axis == "up" else -1.0
+    p_mm = sign * p_mm
+    v = None if velocity_m_s is None else sign * np.asarray(velocity_m_s, dtype=float)
+    engine = RepEngine(RepConfig(idle_end_s=idle_s), reference_mm)
+    for i in range(0, len(t_s), BLOCK):
+        sl = slice(i, i + BLOCK)
+        engine.feed(t_s[sl], p_mm[sl], None if v is None else v[sl],
+                    None if tension_n is None else tension_n[sl])
+    engine.finish()
+
+    return Counted(list(engine.reps), engine.summary(), unit_name, axis, assumed, warnings)
