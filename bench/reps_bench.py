@@ -1,9 +1,15 @@
-"""Rep engine accuracy against the simulated lifter's ground truth, and its throughput.
+"""Rep engine accuracy against ground truth, and its throughput.
 
-Matrix: sample rate (10/50/100/500 Hz) x noise (none, typical, heavy) x variety (plain sets;
-partial reps, pauses at the top/bottom and stalls mid-rep) x lost samples (none, 5%), 21 sets a
-cell (1,008 sets). The engine is fed as it is live: batches of 10 samples with the unit's
-velocity and tension. Usage: python bench/reps_bench.py [--sets-per-cell N] [--jobs N]
+1. The unit's telemetry: sample rate (10/50/100/500 Hz) x noise (none, typical, heavy) x
+   variety (plain sets; partial reps, pauses at the top/bottom and stalls mid-rep) x lost
+   samples (none, 5%), 21 sets a cell (1,008 sets). The engine is fed as it is live: batches of
+   10 samples with the unit's velocity and tension.
+2. Realistic recordings (sim.recordings): free-weight sets with the bar lifted from the floor,
+   unracked, walked out, racked or put down around them, pauses, grinding reps, 30-200 Hz, lost
+   samples, metres or mm, the axis up or down; counted as `halfstep reps FILE` counts them
+   (controller.rep_file), told nothing but the position.
+
+Usage: python bench/reps_bench.py [--sets-per-cell N] [--recordings N] [--jobs N]
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controller import rep_file
 from controller.reps import RepEngine
+from sim.recordings import RecordingSpec, generate
 from sim.traces import TraceSpec, simulate_set
 
 RATES = (10, 50, 100, 500)
@@ -82,6 +90,78 @@ def summarise(results: list[SetResult]) -> dict[str, float]:
     }
 
 
+@dataclass
+class RecordingResult:
+    exact: bool
+    periods: list[float]  # |boundary error| / sample period, for matched reps
+    nonmonotone: int  # reps ending after the next starts, or out of order inside
+    unit_ok: bool
+    axis_ok: bool
+    rate_hz: float
+    lift: str
+    around: str
+
+
+def run_recording(seed: int, bare: float = 0.0) -> RecordingResult:
+    rec = generate(seed, RecordingSpec.random(seed, bare=bare))
+    got = rep_file.count(rec.t_s, rec.position)
+    kept = [r for r in got.reps if r.kind != "ignored"]
+    periods: list[float] = []
+    for truth in rec.truth:
+        near = min(kept, key=lambda r: abs(r.start_s - truth.start_s), default=None)
+        if near is None or abs(near.start_s - truth.start_s) > 0.5:
+            continue
+        periods += [abs(near.start_s - truth.start_s) / rec.period_s,
+                    abs(near.turn_s - truth.turn_s) / rec.period_s,
+                    abs(near.end_s - truth.end_s) / rec.period_s]
+    bad = sum(a.end_s > b.start_s for a, b in itertools.pairwise(kept)) + sum(
+        not r.start_s <= r.turn_s <= r.end_s for r in kept)
+    full = sum(r.kind == "full" for r in got.reps)
+    spec = rec.spec
+    return RecordingResult(full == rec.true_full, periods, bad, got.unit == spec.unit,
+                           got.axis == ("down" if spec.axis_down else "up"), spec.rate_hz,
+                           spec.lift, f"{spec.before}/{spec.after}")
+
+
+def recordings(n: int, jobs: int) -> None:
+    started = time.perf_counter()
+    with ProcessPoolExecutor(jobs) as pool:
+        res = list(pool.map(run_recording, range(n), chunksize=16))
+    periods = np.array([p for r in res for p in r.periods])
+    print(f"\nrealistic recordings: {n} sets, each with movements before and after it, counted "
+          f"from the position column alone ({time.perf_counter() - started:.0f} s)")
+    head = f"{'':<22}{'sets':>6}{'exact':>8}{'bnd median':>12}{'bnd p90':>9}{'non-mono':>9}"
+    print(head + "   (boundaries in sample periods)")
+    print("-" * len(head))
+
+    def row(name: str, rs: list[RecordingResult]) -> None:
+        pp = np.array([p for r in rs for p in r.periods])
+        print(f"{name:<22}{len(rs):>6}{np.mean([r.exact for r in rs]):>8.1%}"
+              f"{np.median(pp):>12.2f}{np.percentile(pp, 90):>9.2f}"
+              f"{sum(r.nonmonotone for r in rs):>9}")
+
+    for lift in sorted({r.lift for r in res}):
+        sub = [r for r in res if r.lift == lift]
+        row(f"{lift} ({sub[0].around})", sub)
+    for lo, hi in ((30, 60), (61, 120), (121, 200)):
+        row(f"{lo}-{hi} Hz", [r for r in res if lo <= r.rate_hz <= hi])
+    exact = np.mean([r.exact for r in res])
+    print(f"\nall {n} recordings: exact count {exact:.2%} (target >= 99%); boundary median "
+          f"{np.median(periods):.2f} sample periods (target <= 1); non-monotone boundaries "
+          f"{sum(r.nonmonotone for r in res)} (target 0); unit right "
+          f"{np.mean([r.unit_ok for r in res]):.1%}, axis right "
+          f"{np.mean([r.axis_ok for r in res]):.1%}")
+    with ProcessPoolExecutor(jobs) as pool:  # and ones that start or end with the set itself
+        bare = list(pool.map(run_recording, range(n, n + n // 3), [0.5] * (n // 3),
+                             chunksize=16))
+    pp = np.array([p for r in bare for p in r.periods])
+    print(f"{len(bare)} more, half of them starting or ending with the set itself (a recording "
+          f"that stops at the top of the last rep): exact {np.mean([r.exact for r in bare]):.2%}, "
+          f"boundary median {np.median(pp):.2f} periods, non-monotone "
+          f"{sum(r.nonmonotone for r in bare)}, axis right "
+          f"{np.mean([r.axis_ok for r in bare]):.1%}")
+
+
 def throughput() -> None:
     trace = simulate_set(1, TraceSpec(rate_hz=1000, reps=12))
     t, p, v, f = trace.t_s, trace.position_mm, trace.velocity_m_s, trace.tension_n
@@ -104,6 +184,7 @@ def throughput() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets-per-cell", type=int, default=21)
+    ap.add_argument("--recordings", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
     cells = list(itertools.product(RATES, NOISE, VARIETY, DROPS))
@@ -145,6 +226,7 @@ def main() -> None:
           f"boundary median {s['b_med']:.1f} ms, p95 {s['b_p95']:.1f} ms; "
           f"MCV error at >= 50 Hz {hi['mcv']:.4f} m/s (target <= 0.02); partial precision "
           f"{s['prec']:.3f}, recall {s['rec']:.3f} (targets >= 0.95)")
+    recordings(args.recordings, args.jobs)
     throughput()
 
 

@@ -24,6 +24,7 @@ class Counted:
     axis: str  # up | down
     assumed: list[str] = field(default_factory=list)  # what was worked out, and why
     warnings: list[str] = field(default_factory=list)
+    notes: dict[int, str] = field(default_factory=dict)  # rep index -> what the set said of it
 
     @property
     def span_s(self) -> tuple[float, float] | None:
@@ -70,5 +71,6 @@ def count(t_s: np.ndarray, position: np.ndarray, velocity_m_s: np.ndarray | None
         engine.feed(t_s[sl], p_mm[sl], None if v is None else v[sl],
                     None if tension_n is None else tension_n[sl])
     engine.finish()
-
-    return Counted(list(engine.reps), engine.summary(), unit_name, axis, assumed, warnings)
+    notes = {r.index: n for r in engine.reps if (n := engine.note(r))}
+    return Counted(list(engine.reps), engine.summary(), unit_name, axis, assumed, warnings,
+                   notes)

@@ -46,8 +46,10 @@ def _pick(header: list[str], wanted: str | None, names: tuple[str, ...], role: s
 
 def load_trace(path: Path, *, time: str | None = None, position: str | None = None,
                tension: str | None = None, velocity: str | None = None,
-               time_unit: str = "s", scale: float = 1.0, invert: bool = False) -> Trace:
-    """Read a trace; `scale` turns position units into mm, `invert` flips which way is up."""
+               time_unit: str = "s", scale: float = 1.0, invert: bool = False,
+               rate: float | None = None) -> Trace:
+    """Read a trace; `scale` turns position units into mm, `invert` flips which way is up;
+    `rate` (Hz) times a file that has no time column."""
     if time_unit not in TIME_UNITS:
         raise TraceError(f"time unit {time_unit!r}: allowed {', '.join(TIME_UNITS)}")
     try:
@@ -69,8 +71,12 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
     if len(rows) < 2:
         raise TraceError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
-    cols = {"time": _pick(header, time, TIME_NAMES, "time"),
-            "position": _pick(header, position, POSITION_NAMES, "position")}
+    cols = {"position": _pick(header, position, POSITION_NAMES, "position")}
+    if time is not None or rate is None:
+        try:
+            cols["time"] = _pick(header, time, TIME_NAMES, "time")
+        except TraceError as e:
+            raise TraceError(f"{e}; or give --rate HZ if the file has none") from None
     if tension is not None:
         cols["tension"] = _pick(header, tension, (), "tension")
     if velocity is not None:
@@ -89,7 +95,8 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
         if len(bad):
             raise TraceError(f"{path}: row {int(bad[0]) + 2}, column {header[c]!r}: "
                              f"{data[role][bad[0]]} is not a finite number")
-    t = data["time"] * TIME_UNITS[time_unit]
+    t = (data["time"] * TIME_UNITS[time_unit] if "time" in data
+         else np.arange(len(rows) - 1) / float(rate or 1.0))
     order = np.argsort(t, kind="stable")  # recorders sometimes write rows out of order
     sign = -1.0 if invert else 1.0
     p = sign * scale * data["position"][order]
