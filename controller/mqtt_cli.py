@@ -72,6 +72,10 @@ def _describe(kind: str, m: dict[str, Any]) -> str:
         if m.get("link") not in (None, "ok"):
             line += f" link {m['link']}"
         return line + (f" ({m['reason']})" if m.get("reason") else "")
+    if kind == "rep" and m.get("corrected"):
+        return (f"{m.get('exercise')} set {m.get('set_index')}: rep {m.get('index')} recounted "
+                f"{m.get('was')} -> {m.get('kind')}, now {m.get('count')}/{m.get('target_reps')}"
+                + (f" ({m['note']})" if m.get("note") else ""))
     if kind == "rep":
         return (f"{m.get('exercise')} set {m.get('set_index')}: rep {m.get('count')}/"
                 f"{m.get('target_reps')} {m.get('kind')} {m.get('mean_concentric_m_s', 0):.2f} m/s"

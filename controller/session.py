@@ -134,6 +134,10 @@ class SessionResult:
     red_flag: RedFlag | None = None
 
 
+def _kind_word(kind: str) -> str:
+    return {"full": "a rep", "partial": "partial", "ignored": "not a rep"}.get(kind, kind)
+
+
 class SessionRunner:
     def __init__(self, connect: Callable[[], DeviceClient], plan: PlanFile, history: History,
                  io: RunnerIO, today: dt.date,
@@ -779,6 +783,7 @@ class SessionRunner:
             ended_by = f"stopped from {self._stop_from}"
             for rep in engine.finish(ended_by):
                 self._on_rep(rep, engine, item, k, load, target)
+            self._recount(engine, item, k, load, target)
         await self._stop_confirmed()
         rec = record(ended_by)
         self.references[item.exercise] = engine.combined.reference_mm
@@ -811,6 +816,32 @@ class SessionRunner:
                         power_w=None if rep.mean_concentric_power_w is None
                         else round(rep.mean_concentric_power_w, 1))
 
+    def _recount(self, engine: CableRepEngine, item: ExercisePlan, k: int, load: float,
+                 target: int) -> None:
+        """Reps shown earlier that the set's consensus reads differently now (a first pull
+        that was only settling the stance, partial reps once the range is clear): said, sent
+        on as corrected reps, and the count shown again."""
+        c = engine.combined
+        for e in engine.per_cable:
+            e.take_corrections()  # the count is the combined one's
+        fixes = c.take_corrections()
+        if not fixes:
+            return
+        for was, now in fixes:
+            why = c.note(now)
+            self.io.say(f"  rep {now.index} recounted: {_kind_word(was.kind)} -> "
+                        f"{_kind_word(now.kind)}" + (f" ({why})" if why else
+                                                     f" ({now.rom_pct or 0:.0f}% of the "
+                                                     "set's range)")
+                        + f"; {c.full_reps}/{target} reps")
+            log.info("rep_corrected", exercise=item.exercise, set_index=k, index=now.index,
+                     was=was.kind, now=now.kind, count=c.full_reps, rom_mm=round(now.rom_mm))
+            if self.bus.wants("rep"):
+                self.bus.emit("rep", session=self.session_id, exercise=item.exercise,
+                              set_index=k, load_kg=load, count=c.full_reps, target_reps=target,
+                              corrected=True, was=was.kind, note=why, **now.as_dict())
+        self._set_state(reps=c.full_reps, partial_reps=c.partial_reps)
+
     def _emit_set(self, r: SetRecord) -> None:
         data = {k: v for k, v in asdict(r).items() if k != "reps"} if self.bus.wants("set") \
             else {}
@@ -829,6 +860,8 @@ class SessionRunner:
                               batch.tension_n)
             for rep in new:
                 self._on_rep(rep, engine, item, k, value, target)
+            if new:
+                self._recount(engine, item, k, value, target)
             if new and engine.combined.full_reps >= target:
                 # The final rep is over (lowered, the cable slowing at the bottom): only
                 # now does the load come off, never as the final rep begins.
@@ -853,6 +886,7 @@ class SessionRunner:
             if engine.combined.ended_by is None and docked(batch):
                 for rep in engine.finish("handles released"):
                     self._on_rep(rep, engine, item, k, value, target)
+                self._recount(engine, item, k, value, target)
             if engine.combined.ended_by is not None:
                 unit_deload = getattr(dev, "deload_reason", None)  # the unit took it off
                 if unit_deload and engine.combined.ended_by == "handles released":

@@ -71,12 +71,13 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
     if len(rows) < 2:
         raise TraceError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
-    cols = {"position": _pick(header, position, POSITION_NAMES, "position")}
+    cols: dict[str, int] = {}
     if time is not None or rate is None:
         try:
             cols["time"] = _pick(header, time, TIME_NAMES, "time")
         except TraceError as e:
             raise TraceError(f"{e}; or give --rate HZ if the file has none") from None
+    cols["position"] = _pick(header, position, POSITION_NAMES, "position")
     if tension is not None:
         cols["tension"] = _pick(header, tension, (), "tension")
     if velocity is not None:

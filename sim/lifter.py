@@ -48,11 +48,12 @@ class Phase(Enum):
     TOP_PAUSE = "top_pause"
     ECCENTRIC = "eccentric"
     BOTTOM_PAUSE = "bottom_pause"
+    SETUP = "setup"  # a short pull to settle the stance before the first rep: not a rep
 
 
 # Plain module names for the phases Lifter.step tests on every tick (see there).
 _DOCKED, _PICKUP, _WAIT_LOAD = Phase.DOCKED, Phase.PICKUP, Phase.WAIT_LOAD
-_CONCENTRIC, _ECCENTRIC = Phase.CONCENTRIC, Phase.ECCENTRIC
+_CONCENTRIC, _ECCENTRIC, _SETUP = Phase.CONCENTRIC, Phase.ECCENTRIC, Phase.SETUP
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ class Lifter:
     # load goes) before letting go, as on a trainer that releases at the bottom of the last
     # rep; 0: let go straight from the last lowering.
     last_bottom_hold_s: float = 0.0
+    # Before the first rep of each set, pull this far and let it back (settling the stance,
+    # taking the slack): a movement that is not a rep. 0: none.
+    setup_pull_mm: float = 0.0
     t: float = 0.0
     phase: Phase = Phase.DOCKED
     position_mm: float = 0.0
@@ -133,6 +137,7 @@ class Lifter:
     _stall: tuple[float, float, float] | None = None  # top, time to it, stall length
     _fail: bool = False
     _last_hold: bool = False  # the bottom pause after the set's last rep
+    _setup_stage: int = 0  # 0: not yet, 1: pulling out, 2: letting back, 3: done
     _peak_mm: float = 0.0
     _rng: random.Random = field(default_factory=random.Random)
     _n_fail: float = 0.0
@@ -178,7 +183,23 @@ class Lifter:
             elif self._settle_t >= 0.6:
                 self._set_load = load_kg
                 self.reps_in_set = 0
-                self._start_rep(load_kg)
+                if self.setup_pull_mm > 0 and self._setup_stage == 0:
+                    self._go(Phase.SETUP)
+                    self._setup_stage = 1
+                    self._move(self.position_mm, p.start_mm + self.setup_pull_mm, 0.5)
+                else:
+                    self._start_rep(load_kg)
+        elif phase is _SETUP:
+            if self._aborted(load_kg):
+                return
+            if self._follow():
+                if self._setup_stage == 1:
+                    self._setup_stage = 2
+                    self._go(Phase.SETUP)
+                    self._move(self.position_mm, p.start_mm, 0.6)
+                else:
+                    self._setup_stage = 3
+                    self._start_rep(load_kg)
         elif phase is _CONCENTRIC:
             if self._aborted(load_kg):
                 return
@@ -310,6 +331,7 @@ class Lifter:
         self.held = False
         self.velocity_m_s = 0.0
         self._last_hold = False
+        self._setup_stage = 0
         self.set_index += 1
         self._go(Phase.DOCKED)
         self._timer = self.rest_s

@@ -37,6 +37,7 @@ class SimOptions(BaseModel):
     stuck_sensor_at: Annotated[float, Field(gt=0)] | None = None
     control_hz: Annotated[int, Field(ge=25, le=1000)] = 100  # lower: cheaper, coarser
     coarse: bool = False  # tick a telemetry batch per wake-up (long trials)
+    setup_pull: Annotated[float, Field(ge=0, le=400)] = 0.0  # mm pulled before each set
     ramp_kg_s: Annotated[float, Field(gt=0, le=100, multiple_of=0.5)] = 10.0  # load rising
     serial: Annotated[str, Field(pattern=r"^[ -~]{1,12}$")] = "HSSIM0000001"
 
@@ -69,7 +70,7 @@ class SimOptions(BaseModel):
         if self.one_rm_kg is not None:
             profile.one_rm_kg = self.one_rm_kg
         lifter = Lifter(profile, seed=self.seed, set_reps=self.reps, rest_s=self.rest,
-                        first_pickup_s=self.pickup)
+                        first_pickup_s=self.pickup, setup_pull_mm=self.setup_pull)
         config = UnitConfig(serial=self.serial, cables=self.cables,
                             max_load_half_kg=int(self.max_kg * 2), lease_ms=self.lease_ms,
                             control_hz=self.control_hz, coarse=self.coarse,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -48,7 +49,10 @@ def test_inverted_trace_in_milliseconds_with_semicolons(tmp_path, trace):
     # The phases follow the sign: without --invert the (slower) lowering is taken for the lift.
     right = json.loads(run("reps", f, "--time", "ms", "--time-unit", "ms", "--invert",
                            "--json").stdout)
-    wrong = json.loads(run("reps", f, "--time", "ms", "--time-unit", "ms", "--json").stdout)
+    wrong = json.loads(run("reps", f, "--time", "ms", "--time-unit", "ms", "--axis", "up",
+                           "--json").stdout)
+    found = json.loads(run("reps", f, "--time", "ms", "--time-unit", "ms", "--json").stdout)
+    assert found["axis"] == "down" and found["summary"] == right["summary"]
 
     def conc(out):
         return np.mean([r["concentric_s"] for r in out["reps"] if r["kind"] == "full"])
@@ -76,3 +80,49 @@ def test_bad_files_are_named_precisely(tmp_path, content, args, message):
 def test_missing_file_is_a_usage_error(tmp_path):
     res = run("reps", str(tmp_path / "none.csv"))
     assert res.returncode == 2 and "No such file" in res.stderr
+
+
+@pytest.mark.parametrize("lift,before,after", [("curl", "floor", "floor"),
+                                               ("bench", "rack", "rack"),
+                                               ("squat", "walkout", "rack"),
+                                               ("row", "floor", "floor")])
+def test_only_the_position_column_of_a_tracker_in_metres_axis_down(tmp_path, lift, before, after):
+    from sim.recordings import RecordingSpec, generate
+
+    rec = generate(11, RecordingSpec(lift=lift, before=before, after=after, unit="m",
+                                     axis_down=True, rate_hz=90, reps=7))
+    f = tmp_path / "tracker.csv"
+    f.write_text(rec.csv_text("t", "bar_z"))
+    res = run("reps", str(f), "--position", "bar_z")
+    assert res.returncode == 0, res.stderr
+    assert f"reps: {rec.true_full} " in res.stdout
+    assert "assumed position unit: m (" in res.stdout
+    assert "assumed axis: down - the numbers fall as the load goes up" in res.stdout
+    assert re.search(r"the set: [\d.]+ s to [\d.]+ s \([\d.]+ s before it and [\d.]+ s after",
+                     res.stdout)
+    assert "warning" not in res.stderr
+
+
+def test_unsure_assumptions_are_warned_and_options_decide(tmp_path):
+    t = np.arange(0, 20, 0.01)
+    f = write(tmp_path / "sine.csv", ["time", "position"], t, 300 * np.sin(2 * np.pi * t / 4))
+    res = run("reps", f)
+    assert res.returncode == 0 and "warning: unsure which way the axis points" in res.stderr
+    res = run("reps", f, "--axis", "down", "--unit", "mm")
+    assert res.returncode == 0 and "warning" not in res.stderr and "assumed" not in res.stdout
+    res = run("reps", f, "--invert", "--axis", "up")
+    assert res.returncode == 2 and "give one of them" in res.stderr
+
+
+def test_a_file_without_time_takes_a_rate(tmp_path):
+    from sim.recordings import RecordingSpec, generate
+
+    rec = generate(2, RecordingSpec(lift="curl", unit="mm", axis_down=False, rate_hz=50,
+                                    jitter=0.0, drop=0.0, reps=5))
+    f = tmp_path / "p.csv"
+    f.write_text("height\n" + "\n".join(f"{x:.2f}" for x in rec.position) + "\n")
+    res = run("reps", str(f), "--position", "height")
+    assert res.returncode == 2 and "--rate HZ" in res.stderr
+    res = run("reps", str(f), "--position", "height", "--rate", "50", "--json")
+    out = json.loads(res.stdout)
+    assert out["summary"]["reps"] == 5 and out["unit"] == "mm" and out["axis"] == "up"

@@ -426,6 +426,12 @@ function connect() {
   source.addEventListener("curve", (e) => { const d = JSON.parse(e.data);
     d.t.forEach((t, i) => curve.push([t, d.pos[i], d.force[i]])); if (curve.length > 600) curve = curve.slice(-600); drawCurve(); });
   source.addEventListener("rep", (e) => { const r = JSON.parse(e.data);
+    if (r.corrected) {  // an earlier rep read again once the set's range was clear
+      const word = { full: "a rep", partial: "a partial rep", ignored: "not a rep" }[r.kind] || r.kind;
+      $("rom").textContent = `Rep ${r.index} recounted: ${word}${r.note ? ` (${r.note})` : ""}`;
+      $("rom").dataset.corrected = String(r.index);
+      return;
+    }
     if (r.kind === "full") {  // speed loss so far: this rep against the set's fastest
       fastest = Math.max(fastest, r.mean_concentric_m_s);
       $("vloss").textContent = `${Math.max(0, (1 - r.mean_concentric_m_s / fastest) * 100).toFixed(0)}%`;
