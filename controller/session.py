@@ -827,19 +827,19 @@ class SessionRunner:
         fixes = c.take_corrections()
         if not fixes:
             return
-        for was, now in fixes:
-            why = c.note(now)
-            self.io.say(f"  rep {now.index} recounted: {_kind_word(was.kind)} -> "
-                        f"{_kind_word(now.kind)}" + (f" ({why})" if why else
-                                                     f" ({now.rom_pct or 0:.0f}% of the "
+        for was, rep in fixes:
+            why = c.note(rep)
+            self.io.say(f"  rep {rep.index} recounted: {_kind_word(was.kind)} -> "
+                        f"{_kind_word(rep.kind)}" + (f" ({why})" if why else
+                                                     f" ({rep.rom_pct or 0:.0f}% of the "
                                                      "set's range)")
                         + f"; {c.full_reps}/{target} reps")
-            log.info("rep_corrected", exercise=item.exercise, set_index=k, index=now.index,
-                     was=was.kind, now=now.kind, count=c.full_reps, rom_mm=round(now.rom_mm))
+            log.info("rep_corrected", exercise=item.exercise, set_index=k, index=rep.index,
+                     was=was.kind, now=rep.kind, count=c.full_reps, rom_mm=round(rep.rom_mm))
             if self.bus.wants("rep"):
                 self.bus.emit("rep", session=self.session_id, exercise=item.exercise,
                               set_index=k, load_kg=load, count=c.full_reps, target_reps=target,
-                              corrected=True, was=was.kind, note=why, **now.as_dict())
+                              corrected=True, was=was.kind, note=why, **rep.as_dict())
         self._set_state(reps=c.full_reps, partial_reps=c.partial_reps)
 
     def _emit_set(self, r: SetRecord) -> None:
