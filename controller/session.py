@@ -781,9 +781,10 @@ class SessionRunner:
                 await self._rearm(why, item, k)
         except StopRequested:
             ended_by = f"stopped from {self._stop_from}"
-            for rep in engine.finish(ended_by):
+            last = engine.finish(ended_by)
+            self._recount(engine, item, k, load, target, last)
+            for rep in last:
                 self._on_rep(rep, engine, item, k, load, target)
-            self._recount(engine, item, k, load, target)
         await self._stop_confirmed()
         rec = record(ended_by)
         self.references[item.exercise] = engine.combined.reference_mm
@@ -817,7 +818,7 @@ class SessionRunner:
                         else round(rep.mean_concentric_power_w, 1))
 
     def _recount(self, engine: CableRepEngine, item: ExercisePlan, k: int, load: float,
-                 target: int) -> None:
+                 target: int, pending: list[Rep]) -> None:
         """Reps shown earlier that the set's consensus reads differently now (a first pull
         that was only settling the stance, partial reps once the range is clear): said, sent
         on as corrected reps, and the count shown again."""
@@ -827,20 +828,23 @@ class SessionRunner:
         fixes = c.take_corrections()
         if not fixes:
             return
+        # Before the reps that moved the consensus are shown: the count without them.
+        count = c.full_reps - sum(r.kind == "full" for r in pending)
+        partial = c.partial_reps - sum(r.kind == "partial" for r in pending)
         for was, rep in fixes:
             why = c.note(rep)
             self.io.say(f"  rep {rep.index} recounted: {_kind_word(was.kind)} -> "
                         f"{_kind_word(rep.kind)}" + (f" ({why})" if why else
                                                      f" ({rep.rom_pct or 0:.0f}% of the "
                                                      "set's range)")
-                        + f"; {c.full_reps}/{target} reps")
+                        + f"; {count}/{target} reps")
             log.info("rep_corrected", exercise=item.exercise, set_index=k, index=rep.index,
-                     was=was.kind, now=rep.kind, count=c.full_reps, rom_mm=round(rep.rom_mm))
+                     was=was.kind, now=rep.kind, count=count, rom_mm=round(rep.rom_mm))
             if self.bus.wants("rep"):
                 self.bus.emit("rep", session=self.session_id, exercise=item.exercise,
-                              set_index=k, load_kg=load, count=c.full_reps, target_reps=target,
+                              set_index=k, load_kg=load, count=count, target_reps=target,
                               corrected=True, was=was.kind, note=why, **rep.as_dict())
-        self._set_state(reps=c.full_reps, partial_reps=c.partial_reps)
+        self._set_state(reps=count, partial_reps=partial)
 
     def _emit_set(self, r: SetRecord) -> None:
         data = {k: v for k, v in asdict(r).items() if k != "reps"} if self.bus.wants("set") \
@@ -858,10 +862,10 @@ class SessionRunner:
             batch = await self._next(q, dev)
             new = engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
                               batch.tension_n)
+            if new:  # reps read again first, so the count only moves on from there
+                self._recount(engine, item, k, value, target, new)
             for rep in new:
                 self._on_rep(rep, engine, item, k, value, target)
-            if new:
-                self._recount(engine, item, k, value, target)
             if new and engine.combined.full_reps >= target:
                 # The final rep is over (lowered, the cable slowing at the bottom): only
                 # now does the load come off, never as the final rep begins.
@@ -884,9 +888,10 @@ class SessionRunner:
                 self.supervisor.event("implausible", why)
                 return "safety stop"
             if engine.combined.ended_by is None and docked(batch):
-                for rep in engine.finish("handles released"):
+                last = engine.finish("handles released")
+                self._recount(engine, item, k, value, target, last)
+                for rep in last:
                     self._on_rep(rep, engine, item, k, value, target)
-                self._recount(engine, item, k, value, target)
             if engine.combined.ended_by is not None:
                 unit_deload = getattr(dev, "deload_reason", None)  # the unit took it off
                 if unit_deload and engine.combined.ended_by == "handles released":

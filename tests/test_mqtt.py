@@ -23,6 +23,7 @@ from paho.mqtt.properties import Properties
 
 from controller.events import EventBus
 from controller.history import History
+from controller.mqtt_cli import _describe
 from controller.mqtt_config import MqttUrlError, parse_mqtt_url
 from controller.mqtt_payloads import CommandError, parse_command
 from controller.mqtt_sink import MqttSink
@@ -136,7 +137,8 @@ def delivered(runner, sink) -> bool:
 
 
 def session_with_mqtt(db: Path, url: str, during=None, io=None, speed: float = SPEED,
-                      settled: Callable[[SessionRunner, MqttSink], bool] = delivered, **sink_kw):
+                      settled: Callable[[SessionRunner, MqttSink], bool] = delivered,
+                      device: str = "sim://?seed=2&rest=60", **sink_kw):
     """A one-exercise session (2 sets of 12 at 8.0 kg, cap 9.5) publishing to `url`;
     `during(runner, sink)` runs alongside. After the session it waits (up to SETTLE_S of wall
     time) until `settled(runner, sink)` holds and then until every Collector started in this
@@ -148,7 +150,7 @@ def session_with_mqtt(db: Path, url: str, during=None, io=None, speed: float = S
     async def main():
         bus = EventBus()
         with History(db) as history:
-            runner = SessionRunner(lambda: device_client("sim://?seed=2&rest=60"), plan, history,
+            runner = SessionRunner(lambda: device_client(device), plan, history,
                                    io, DAY, brief=quick_brief(plan), sleep=short_rest, bus=bus)
             async with MqttSink(parse_mqtt_url(url), bus, runner, **sink_kw) as sink:
                 side = asyncio.ensure_future(during(runner, sink)) if during else None
@@ -183,6 +185,31 @@ def test_bad_broker_urls_are_refused_with_the_reason(url, why):
     with pytest.raises(MqttUrlError, match=why.replace("?", r"\?")) as e:
         parse_mqtt_url(url)
     assert "hunter2" not in str(e.value)
+
+
+def test_a_recounted_rep_reaches_subscribers_with_the_count(tmp_path):
+    broker = Broker(tmp_path / "broker").start()
+    col = Collector(broker)
+
+    async def during(runner, sink):
+        col.start()
+        await asyncio.sleep(3600)
+
+    try:
+        result, _, _ = session_with_mqtt(tmp_path / "h.sqlite", broker.url(), during=during,
+                                         device="sim://?seed=2&rest=60&setup_pull=150")
+    finally:
+        broker.stop()
+    reps = [r for r in col.of("rep") if r["set_index"] == 1]
+    fixed = [r for r in reps if r.get("corrected")]
+    assert [(r["index"], r["was"], r["kind"]) for r in fixed] == [(1, "full", "ignored")]
+    at = reps.index(fixed[0])
+    assert reps[0]["index"] == 1 and reps[0]["count"] == 1  # provisional
+    assert at == 1 and fixed[0]["count"] == 0  # the count goes back down ...
+    assert reps[2]["index"] == 2 and reps[2]["count"] == 1  # ... and on from there
+    assert reps[-1]["count"] == result.sets[0].full_reps == 12
+    assert _describe("rep", fixed[0]).endswith("rep 1 recounted full -> ignored, now "
+                                                    f"{fixed[0]['count']}/12")
 
 
 def test_broker_urls():

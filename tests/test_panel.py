@@ -322,6 +322,26 @@ def test_a_red_flag_on_the_panel_pauses_the_program_until_an_all_clear(tmp_path,
     assert (flagged.status, flagged.text()) == (200, json.dumps({"ok": True, "value": FLAG}))
 
 
+def test_a_rep_recounted_in_a_set_shows_on_the_panel(tmp_path, browser):
+    # The simulated person settles with a short pull before the set: shown at first as rep 1,
+    # recounted as not a rep once the set's range is clear, and the count follows.
+    proc, url = start_run(tmp_path, "--device", "sim://?seed=1&setup_pull=150", speed="5")
+    try:
+        page = browser.new_page(viewport={"width": 800, "height": 480})
+        page.goto(url)
+        wait_prompt(page, "pre:pain_since_last")
+        page.click('#prompt-body [data-choice="settled"]')
+        page.click('.tab[data-screen="live"]')
+        said = page.wait_for_function(
+            "() => { const e = document.getElementById('rom'); "
+            "return e.dataset.corrected === '1' && e.textContent; }", timeout=60_000)
+        assert said.json_value() == "Rep 1 recounted: not a rep"
+        page.wait_for_function("Number(document.getElementById('reps').textContent) >= 2",
+                               timeout=30_000)
+    finally:
+        proc.stop()
+
+
 def wait_prompt(page, qid: str, timeout: float = 60_000, resume: bool = False) -> None:
     """Until the panel shows the question with this id. With `resume`, a lost link on the way
     (the simulator's known false alarm on a busy machine) is answered Yes on the panel."""

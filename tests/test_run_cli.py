@@ -46,6 +46,24 @@ def test_run_a_simulated_session_and_find_it_in_the_history(tmp_path):
     assert {i["kind"] for i in nxt["items"]} == {"work"}
 
 
+def test_a_rep_recounted_mid_set_is_said_and_the_count_follows(tmp_path):
+    # The simulated person takes up the slack with a short pull before each set: rep 1 at
+    # first, then not a rep once the set's range is clear; the set still ends at its target.
+    init(tmp_path)
+    plan, db = str(tmp_path / "plan.json"), str(tmp_path / "h.sqlite")
+    res = run("run", "--file", plan, "--db", db, "--speed", "0", "--pain", "2", "--device",
+              "sim://?seed=1&setup_pull=150", "--today", "2026-11-16", timeout=120)
+    assert res.returncode == 0, res.stderr
+    first_set = res.stdout.split("  set 1: ", 1)[1].split("  set 1 done: ", 1)
+    assert re.search(r"rep 1 recounted: a rep -> not a rep \(2\d% of the set's range\); "
+                     r"0/10 reps", first_set[0])
+    counts = [int(c) for c in re.findall(r"rep\s+(\d+)/10", first_set[0])]
+    done = int(re.match(r"(\d+) reps", first_set[1]).group(1))
+    assert counts[-1] == done == 10  # the recount is not the set's end
+    shown = json.loads(run("history", "show", "1", "--db", db, "--json").stdout)
+    assert shown["sets"][0]["full_reps"] == done
+
+
 def test_pain_check_ins_are_asked_and_checked(tmp_path):
     init(tmp_path)
     plan, db = str(tmp_path / "plan.json"), str(tmp_path / "h.sqlite")
