@@ -332,10 +332,10 @@ def test_a_rep_recounted_in_a_set_shows_on_the_panel(tmp_path, browser):
         wait_prompt(page, "pre:pain_since_last")
         page.click('#prompt-body [data-choice="settled"]')
         page.click('.tab[data-screen="live"]')
-        said = page.wait_for_function(
-            "() => { const e = document.getElementById('rom'); "
-            "return e.dataset.corrected === '1' && e.textContent; }", timeout=60_000)
-        assert said.json_value() == "Rep 1 recounted: not a rep"
+        page.wait_for_selector("#recount[data-index='1']:not([hidden])", timeout=60_000)
+        assert page.inner_text("#recount") == "Rep 1 recounted: not a rep"
+        assert page.evaluate("parseFloat(getComputedStyle(document.getElementById('recount'))"
+                             ".fontSize)") >= 18
         page.wait_for_function("Number(document.getElementById('reps').textContent) >= 2",
                                timeout=30_000)
     finally:

@@ -1,6 +1,7 @@
 "use strict";
 // The device panel: one page, live over Server-Sent Events. No assets from the internet.
 const $ = (id) => document.getElementById(id);
+let recountTimer = 0;
 let fastest = 0, state = {}, prompt = null, clockOffset = 0, curve = [], chosen = null, pinNeeded = false;
 
 // ---- screens ---------------------------------------------------------------------------------
@@ -426,10 +427,14 @@ function connect() {
   source.addEventListener("curve", (e) => { const d = JSON.parse(e.data);
     d.t.forEach((t, i) => curve.push([t, d.pos[i], d.force[i]])); if (curve.length > 600) curve = curve.slice(-600); drawCurve(); });
   source.addEventListener("rep", (e) => { const r = JSON.parse(e.data);
-    if (r.corrected) {  // an earlier rep read again once the set's range was clear
+    if (r.corrected) {  // an earlier rep read again once the set's range was clear: said for a while
       const word = { full: "a rep", partial: "a partial rep", ignored: "not a rep" }[r.kind] || r.kind;
-      $("rom").textContent = `Rep ${r.index} recounted: ${word}${r.note ? ` (${r.note})` : ""}`;
-      $("rom").dataset.corrected = String(r.index);
+      const note = $("recount");
+      note.textContent = `Rep ${r.index} recounted: ${word}${r.note ? ` (${r.note})` : ""}`;
+      note.dataset.index = String(r.index);
+      note.hidden = false;
+      clearTimeout(recountTimer);
+      recountTimer = setTimeout(() => { note.hidden = true; }, 8000);
       return;
     }
     if (r.kind === "full") {  // speed loss so far: this rep against the set's fastest
