@@ -381,6 +381,10 @@ def _host_port(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Reps the simulated lifter aims for in each set, e.g. 8,10,10.")
 @click.option("--rest", type=Number(0, 3600), default=60.0, show_default=True,
               help="Seconds the simulated lifter rests between sets.")
+@click.option("--setup-pull", type=Number(0, 400), default=0.0, show_default=True,
+              metavar="MM", help="Before each set the simulated lifter pulls this far and "
+                                 "lets it back (taking up the slack): a movement that is not "
+                                 "a rep.")
 @click.option("--drop-ack", type=Number(0, 1000, integer=True), default=0,
               help="Lose the next N ACKs (fault injection).")
 @click.option("--drop", type=Number(0, 1), default=0.0,
