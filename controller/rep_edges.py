@@ -1,18 +1,20 @@
 """Where a movement starts and stops, from the positions it passes through.
 
 Speed near a stop is the least trustworthy part of a trace: it is small, noisy, and for a
-smooth human movement it fades in and out gradually (a minimum-jerk movement's speed grows as
-the square of time), so extrapolating the speed edge lands late on a slow start and early on
-a slow arrival. Positions in the steep middle of a movement are the most trustworthy part. So
-a movement between two resting levels is fitted by the times it crosses 10%, 20% ... 90% of
-the way, against the two shapes smooth movements take (half-cosine and minimum jerk): the
-crossing times are a straight line in the shape's own time, whose ends are the start and the
-stop. The better-fitting shape is kept; a movement that fits neither is left to the caller.
+smooth human movement it fades in and out gradually, so extrapolating the speed edge lands late
+on a slow start and early on a slow arrival. Positions in the steep middle of a movement are
+the most trustworthy part. So a movement between two resting levels is fitted by the times it
+crosses 10%, 20% ... 90% of the way, against the shapes smooth movements take: the crossing
+times are a straight line in the shape's own time, whose ends are the start and the stop. The
+shapes are the half-cosine, minimum jerk, and minimum jerk in a warped time that starts or
+stops slower (a bar ground off the chest, eased into its top), where a speed edge misleads
+most. The best-fitting shape is kept; a movement that fits none is left to the caller.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -25,20 +27,32 @@ def _minjerk(s: float) -> float:
     return s * s * s * (10.0 - 15.0 * s + 6.0 * s * s)
 
 
-def _inverse(shape: object, f: float) -> float:
+def _inverse(shape: Callable[[float], float], f: float) -> float:
     lo, hi = 0.0, 1.0
     for _ in range(50):
         mid = (lo + hi) / 2
-        if shape(mid) < f:  # type: ignore[operator]
+        if shape(mid) < f:
             lo = mid
         else:
             hi = mid
     return (lo + hi) / 2
 
 
+def _slow_start(a: float) -> Callable[[float], float]:
+    """Minimum jerk in a time that starts slower: a bar ground off the chest."""
+    return lambda s: _minjerk(s ** a)
+
+
+def _slow_stop(a: float) -> Callable[[float], float]:
+    """The same, arriving slowly: a bar eased to a stop."""
+    return lambda s: 1.0 - _minjerk((1.0 - s) ** a)
+
+
 # The shape's own time at which each fraction of the way is passed.
 SHAPES = {name: tuple(_inverse(fn, f) for f in FRACTIONS)
-          for name, fn in (("cosine", _cosine), ("minjerk", _minjerk))}
+          for name, fn in (("cosine", _cosine), ("minjerk", _minjerk),
+                           ("slow start", _slow_start(1.35)), ("slower start", _slow_start(1.7)),
+                           ("slow stop", _slow_stop(1.35)), ("slower stop", _slow_stop(1.7)))}
 MAX_RESIDUAL = 0.03  # of the movement's duration: worse than this fits neither shape
 
 
