@@ -94,6 +94,7 @@ def summarise(results: list[SetResult]) -> dict[str, float]:
 class RecordingResult:
     exact: bool
     periods: list[float]  # |boundary error| / sample period, for matched reps
+    grind_start: list[float]  # the same for the start of a grinding final rep
     nonmonotone: int  # reps ending after the next starts, or out of order inside
     unit_ok: bool
     axis_ok: bool
@@ -107,10 +108,13 @@ def run_recording(seed: int, bare: float = 0.0) -> RecordingResult:
     got = rep_file.count(rec.t_s, rec.position)
     kept = [r for r in got.reps if r.kind != "ignored"]
     periods: list[float] = []
-    for truth in rec.truth:
+    grind: list[float] = []
+    for k, truth in enumerate(rec.truth):
         near = min(kept, key=lambda r: abs(r.start_s - truth.start_s), default=None)
         if near is None or abs(near.start_s - truth.start_s) > 0.5:
             continue
+        if rec.spec.grind and k == len(rec.truth) - 1:
+            grind.append(abs(near.start_s - truth.start_s) / rec.period_s)
         periods += [abs(near.start_s - truth.start_s) / rec.period_s,
                     abs(near.turn_s - truth.turn_s) / rec.period_s,
                     abs(near.end_s - truth.end_s) / rec.period_s]
@@ -118,7 +122,7 @@ def run_recording(seed: int, bare: float = 0.0) -> RecordingResult:
         not r.start_s <= r.turn_s <= r.end_s for r in kept)
     full = sum(r.kind == "full" for r in got.reps)
     spec = rec.spec
-    return RecordingResult(full == rec.true_full, periods, bad, got.unit == spec.unit,
+    return RecordingResult(full == rec.true_full, periods, grind, bad, got.unit == spec.unit,
                            got.axis == ("down" if spec.axis_down else "up"), spec.rate_hz,
                            spec.lift, f"{spec.before}/{spec.after}")
 
@@ -151,6 +155,9 @@ def recordings(n: int, jobs: int) -> None:
           f"{sum(r.nonmonotone for r in res)} (target 0); unit right "
           f"{np.mean([r.unit_ok for r in res]):.1%}, axis right "
           f"{np.mean([r.axis_ok for r in res]):.1%}")
+    grind = [g for r in res for g in r.grind_start]
+    print(f"grinding final reps ({len(grind)}): start median {np.median(grind):.2f} sample "
+          f"periods, p90 {np.percentile(grind, 90):.2f}")
     with ProcessPoolExecutor(jobs) as pool:  # and ones that start or end with the set itself
         bare = list(pool.map(run_recording, range(n, n + n // 3), [0.5] * (n // 3),
                              chunksize=16))
