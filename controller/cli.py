@@ -181,8 +181,8 @@ def demo(device: str | None, seed: int, speed: float) -> None:
 @click.option("--tension", "tension_col", metavar="COLUMN", help="Optional tension column, N.")
 @click.option("--velocity", "velocity_col", metavar="COLUMN",
               help="Optional velocity column, m/s (default: derived from position).")
-@click.option("--time-unit", type=click.Choice(["s", "ms", "us"]), default="s",
-              show_default=True)
+@click.option("--time-unit", type=click.Choice(["auto", "s", "ms", "us"]), default="auto",
+              show_default=True, help="Unit of the time column (auto: from its steps).")
 @click.option("--unit", type=click.Choice(["auto", "m", "cm", "mm"]), default="auto",
               show_default=True,
               help="Unit of the position column (auto: from the movement's range and speed).")
@@ -210,6 +210,8 @@ def reps(file: Path, time_col: str | None, rate: float | None, position_col: str
 
     Movements around the set (the bar lifted from the floor, unracked, walked out, racked or
     put down) are left out; what was assumed about the file is printed first."""
+    import numpy as np
+
     from controller import rep_file
     from controller.rep_report import rep_table
     from controller.trace_file import TraceError, load_trace
@@ -230,6 +232,11 @@ def reps(file: Path, time_col: str | None, rate: float | None, position_col: str
                          unit=None if unit == "auto" else unit, scale=scale,
                          axis=None if axis == "auto" else axis, reference_mm=reference_mm,
                          idle_s=idle_s)
+    if time_unit == "auto" and trace.time_unit not in (None, "s"):
+        got.assumed.insert(0, f"time unit: {trace.time_unit} (steps of "
+                              f"{np.median(np.diff(trace.t_s)) * 1000:.1f} ms if so)")
+    if trace.lost:
+        got.warnings.append(f"{trace.lost} row(s) had no value (lost samples): left out")
     span = got.span_s
     if as_json:
         click.echo(json.dumps({"file": str(file), "columns": trace.columns,

@@ -15,6 +15,7 @@ import numpy as np
 TIME_NAMES = ("t", "time", "t_s", "time_s", "timestamp", "seconds", "elapsed")
 POSITION_NAMES = ("position", "position_mm", "pos", "displacement", "height", "y", "z")
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+MISSING = ("", "nan", "na", "n/a", "null", "none", "-")  # how trackers write a lost sample
 
 
 class TraceError(ValueError):
@@ -28,6 +29,8 @@ class Trace:
     velocity_m_s: np.ndarray | None
     tension_n: np.ndarray | None
     columns: dict[str, str]  # role -> column used
+    lost: int = 0  # rows without a value (a tracker's lost samples), left out
+    time_unit: str | None = None  # as read (worked out when "auto")
 
 
 def _pick(header: list[str], wanted: str | None, names: tuple[str, ...], role: str) -> int:
@@ -49,9 +52,11 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
                time_unit: str = "s", scale: float = 1.0, invert: bool = False,
                rate: float | None = None) -> Trace:
     """Read a trace; `scale` turns position units into mm, `invert` flips which way is up;
-    `rate` (Hz) times a file that has no time column."""
-    if time_unit not in TIME_UNITS:
-        raise TraceError(f"time unit {time_unit!r}: allowed {', '.join(TIME_UNITS)}")
+    `rate` (Hz) times a file that has no time column; time_unit "auto" takes steps of half a
+    unit or more as ms (or us), as no tracker samples slower than 2 Hz. Rows with a lost
+    sample (an empty or NaN cell) are left out and counted."""
+    if time_unit not in TIME_UNITS and time_unit != "auto":
+        raise TraceError(f"time unit {time_unit!r}: allowed auto, {', '.join(TIME_UNITS)}")
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             sample = fh.read(4096)
@@ -85,22 +90,39 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
     data = {role: np.empty(len(rows) - 1) for role in cols}
     for i, row in enumerate(rows[1:], start=2):
         for role, c in cols.items():
+            cell = row[c].strip() if c < len(row) else ""
+            if role != "time" and cell.lower() in MISSING:
+                data[role][i - 2] = np.nan  # a sample the tracker lost: left out below
+                continue
             try:
-                data[role][i - 2] = float(row[c])
-            except (IndexError, ValueError):
-                cell = row[c] if c < len(row) else ""
+                data[role][i - 2] = float(cell)
+            except ValueError:
                 raise TraceError(f"{path}: row {i}, column {header[c]!r}: {cell!r} is not a "
                                  "number") from None
-    for role, c in cols.items():  # nan/inf parse as floats but are no measurement
-        bad = np.flatnonzero(~np.isfinite(data[role]))
+    lost = np.zeros(len(rows) - 1, dtype=bool)
+    for role, c in cols.items():  # inf parses as a float but is no measurement
+        bad = np.flatnonzero(np.isinf(data[role]) | (np.isnan(data[role]) & (role == "time")))
         if len(bad):
             raise TraceError(f"{path}: row {int(bad[0]) + 2}, column {header[c]!r}: "
                              f"{data[role][bad[0]]} is not a finite number")
-    t = (data["time"] * TIME_UNITS[time_unit] if "time" in data
-         else np.arange(len(rows) - 1) / float(rate or 1.0))
+        lost |= np.isnan(data[role])
+    if lost.all():
+        raise TraceError(f"{path}: no row has a {' and '.join(cols)} value")
+    if "time" in data:
+        if time_unit == "auto":
+            step = float(np.median(np.diff(np.sort(data["time"])))) if len(data["time"]) > 1 \
+                else 0.0
+            time_unit = "us" if step >= 500 else "ms" if step >= 0.5 else "s"
+        t = data["time"] * TIME_UNITS[time_unit]
+    else:
+        t = np.arange(len(rows) - 1) / float(rate or 1.0)
+    keep = ~lost
+    data = {role: x[keep] for role, x in data.items()}
+    t = t[keep]
     order = np.argsort(t, kind="stable")  # recorders sometimes write rows out of order
     sign = -1.0 if invert else 1.0
     p = sign * scale * data["position"][order]
     v = sign * data["velocity"][order] if "velocity" in data else None
     f = data["tension"][order] if "tension" in data else None
-    return Trace(t[order], p, v, f, {role: header[c] for role, c in cols.items()})
+    return Trace(t[order], p, v, f, {role: header[c] for role, c in cols.items()},
+                 int(lost.sum()), time_unit if "time" in data else None)

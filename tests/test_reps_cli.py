@@ -126,3 +126,21 @@ def test_a_file_without_time_takes_a_rate(tmp_path):
     res = run("reps", str(f), "--position", "height", "--rate", "50", "--json")
     out = json.loads(res.stdout)
     assert out["summary"]["reps"] == 5 and out["unit"] == "mm" and out["axis"] == "up"
+
+
+def test_time_in_ms_and_lost_samples_as_trackers_write_them(tmp_path):
+    from sim.recordings import RecordingSpec, generate
+
+    rec = generate(6, RecordingSpec(lift="row", unit="m", axis_down=True, rate_hz=60, reps=6))
+    lines = ["timestamp,z"]
+    for k, (t, p) in enumerate(zip(rec.t_s, rec.position, strict=True)):
+        cell = "" if k % 37 == 5 else "NaN" if k % 41 == 7 else f"{p:.5f}"
+        lines.append(f"{t * 1000:.1f},{cell}")
+    f = tmp_path / "ms.csv"
+    f.write_text("\n".join(lines) + "\n")
+    res = run("reps", str(f), "--position", "z")
+    assert res.returncode == 0, res.stderr
+    assert f"reps: {rec.true_full} " in res.stdout
+    assert "assumed time unit: ms" in res.stdout
+    lost = sum(1 for k in range(len(rec.t_s)) if k % 37 == 5 or k % 41 == 7)
+    assert f"warning: {lost} row(s) had no value (lost samples): left out" in res.stderr
