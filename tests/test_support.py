@@ -267,3 +267,18 @@ def test_a_replayed_host_that_goes_another_way_is_played_on_and_counted(recorded
         mismatches, batches = r.run(main())
     assert mismatches == 3  # SET_LOAD, STOP, SET_LOAD never came
     assert batches > 500
+
+
+def test_a_recount_is_in_the_wire_timeline_as_the_session_said_it(tmp_path):
+    state = tmp_path / "state"
+    r = hs(state, "demo", "--speed", "0", "--device", "sim://?seed=7&setup_pull=150")
+    assert r.returncode == 0, r.stderr
+    assert "  rep 1 recounted: a rep -> not a rep" in r.stdout
+    wire = sorted((state / "wire").glob("*.hswl"))[0]
+    reps = hs(state, "logs", "timeline", str(wire), "--kind", "rep").stdout.splitlines()
+    said = [x for x in reps if "recounted" in x]
+    # The wire log does not know the exercise, so each set finds its range afresh and
+    # recounts the pull before it; the session carries its range from set 1 on.
+    assert said and all(x.endswith("rep 1 recounted: full -> ignored") for x in said)
+    # ... each before the rep that moved the set's range, which counts as the first.
+    assert all("rep 1 (full" in reps[reps.index(x) + 1] for x in said)
