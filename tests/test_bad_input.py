@@ -160,9 +160,12 @@ def test_a_csv_field_too_large_for_the_reader(tmp_path: Path) -> None:
     f.write_text("t,position\n" + "1," + "9" * 200_000 + "\n")
     r = invoke("reps", str(f))
     assert r.exit_code == 2 and "not a readable CSV file" in r.output
-    f.write_text("t,position\n0,0\n0.1,nan\n")
+    f.write_text("t,position\n0,0\n0.1,inf\n")
     r = invoke("reps", str(f))
     assert r.exit_code == 2 and "row 3" in r.output and "not a finite number" in r.output
+    f.write_text("t,position\n0,nan\n0.1,\n")  # lost samples, and nothing else
+    r = invoke("reps", str(f))
+    assert r.exit_code == 2 and "no row has a time and position value" in r.output
 
 
 def test_serving_on_an_address_that_cannot_be_bound_is_one_line() -> None:
