@@ -1,6 +1,7 @@
 """Where and how to reach the broker, from one URL (as pymavlink opens every link from one).
 
-    mqtt://[user[:password]@]host[:port][?unit=ID&telemetry=HZ&keepalive=S&prefix=..&discovery=..]
+    mqtt://[user[:password]@]host[:port][?unit=ID&telemetry=HZ&keepalive=S&prefix=..&discovery=..
+                                         &support_url=URL]
     mqtts://...[&ca=FILE&cert=FILE&key=FILE&insecure=1]
 
 The password may instead come from HALFSTEP_MQTT_PASSWORD, so it stays out of the process list
@@ -45,6 +46,8 @@ class MqttSettings(BaseModel):
     keepalive: Annotated[int, Field(ge=1, le=3600)] = 10  # s; the broker says offline after 1.5x
     prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = "halfstep"
     discovery: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = "homeassistant"
+    # Where Home Assistant links "support" for this integration (default: the panel's page).
+    support_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)] | None = None
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.tls:
@@ -89,7 +92,7 @@ def parse_mqtt_url(url: str) -> MqttSettings:
         if k not in MqttSettings.model_fields or k in ("host", "port", "username", "password",
                                                        "tls"):
             allowed = ("unit", "telemetry", "keepalive", "prefix", "discovery", "ca", "cert",
-                       "key", "insecure")
+                       "key", "insecure", "support_url")
             raise MqttUrlError(f"{_safe(url)!r}: unknown option {k!r}; "
                                f"allowed: {', '.join(allowed)}")
         query[k] = v in ("1", "true", "yes") if k == "insecure" else v

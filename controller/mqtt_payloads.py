@@ -62,41 +62,60 @@ def telemetry_payload(unit: str, seq: int, at: float, batches: list[Any],
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def discovery(topics: Topics, unit: dict[str, Any], version: str) -> bytes:
+def _number(key: str) -> str:
+    """A template that gives the number, or "None" (Home Assistant's unknown) when the state
+    has none: 0 would be a false reading, and out of a number entity's range an error."""
+    return f"{{% if value_json.{key} is number %}}{{{{ value_json.{key} }}}}{{% else %}}None" \
+           "{% endif %}"
+
+
+def discovery(topics: Topics, unit: dict[str, Any], version: str,
+              configuration_url: str | None = None, support_url: str | None = None) -> bytes:
     """Home Assistant's device discovery (one retained message for the whole unit): applied
-    load, reps, set active, power, phase, the next set's load as a number, and a Stop button."""
+    load, reps, set active, power, phase, the next set's load as a number, and a Stop button.
+    Every component carries its own `qos` (Home Assistant before 2025.5 ignores the shared
+    one); missing values read as unknown."""
     uid = f"{topics.prefix}_{topics.unit}"
 
     def comp(key: str, platform: str, name: str, **extra: Any) -> tuple[str, dict[str, Any]]:
-        return key, {"platform": platform, "name": name, "unique_id": f"{uid}_{key}", **extra}
+        return key, {"platform": platform, "name": name, "unique_id": f"{uid}_{key}", "qos": 1,
+                     **extra}
 
     max_kg = float(unit.get("max_kg") or 100.0)
     components = dict([
         comp("applied_load", "sensor", "Applied load", device_class="weight",
              unit_of_measurement="kg", state_class="measurement",
-             value_template="{{ value_json.applied_kg }}"),
+             value_template=_number("applied_kg")),
         comp("reps", "sensor", "Reps", state_class="measurement", icon="mdi:counter",
-             value_template="{{ value_json.reps }}"),
+             value_template=_number("reps")),
         comp("set_active", "binary_sensor", "Set active", device_class="running",
              value_template="{{ 'ON' if value_json.phase == 'set' else 'OFF' }}"),
         comp("power", "sensor", "Power", device_class="power", unit_of_measurement="W",
-             state_class="measurement", value_template="{{ value_json.power_w | float(0) }}"),
+             state_class="measurement", value_template=_number("power_w")),
         comp("phase", "sensor", "Phase", device_class="enum", options=list(PHASES),
-             value_template="{{ value_json.phase }}"),
+             value_template="{{ value_json.phase if value_json.phase in "
+                            f"{list(PHASES)} else 'None' }}}}"),
         comp("next_load", "number", "Next set load", device_class="weight",
              unit_of_measurement="kg", min=float(STEP_KG), max=max_kg, step=float(STEP_KG),
              mode="box",
              command_topic=topics.command("next_load"),
-             value_template="{{ value_json.next_kg | float(0) }}"),
+             value_template=_number("next_kg")),
         comp("stop", "button", "Stop", command_topic=topics.command("stop"),
              payload_press="STOP", icon="mdi:stop-circle"),
     ])
     serial = str(unit.get("serial", topics.unit))
+    device: dict[str, Any] = {
+        "identifiers": [uid], "name": f"Halfstep {serial}", "manufacturer": "Halfstep",
+        "model": f"cable unit, {unit.get('cable_count', 1)} cable(s)",
+        "serial_number": serial, "sw_version": str(unit.get("firmware", ""))}
+    if configuration_url:
+        device["configuration_url"] = configuration_url
+    origin: dict[str, Any] = {"name": "halfstep", "sw_version": version}
+    if support_url or configuration_url:
+        origin["support_url"] = support_url or configuration_url
     body = {
-        "device": {"identifiers": [uid], "name": f"Halfstep {serial}", "manufacturer": "Halfstep",
-                   "model": f"cable unit, {unit.get('cable_count', 1)} cable(s)",
-                   "serial_number": serial, "sw_version": str(unit.get("firmware", ""))},
-        "origin": {"name": "halfstep", "sw_version": version},
+        "device": device,
+        "origin": origin,
         "state_topic": topics.of("state"),
         "availability_topic": topics.of("availability"),
         "qos": 1,

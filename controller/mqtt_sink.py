@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ log = structlog.get_logger("controller.mqtt")
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 KEPT_LIMIT = 10_000  # rep/set/session/safety messages kept while the broker is away
 SAMPLE_LIMIT = 20_000  # telemetry samples waiting; beyond this the oldest are dropped
+PHASE_BACKLOG = 64  # phase changes kept while the broker is slower than the session
+BIRTH_DELAY_S = (0.5, 3.0)  # a random pause before answering Home Assistant's birth
 SAMPLES_PER_MESSAGE = 2_000
 
 
@@ -69,8 +72,11 @@ class MqttSink:
 
     def __init__(self, settings: MqttSettings, bus: EventBus, commands: Commands | None = None,
                  *, kept_limit: int = KEPT_LIMIT, sample_limit: int = SAMPLE_LIMIT,
-                 flush_s: float = 5.0):
+                 flush_s: float = 5.0, configuration_url: str | None = None,
+                 birth_delay_s: tuple[float, float] = BIRTH_DELAY_S):
         self.settings = settings
+        self.configuration_url = configuration_url  # the panel, linked from Home Assistant
+        self.birth_delay_s = birth_delay_s
         self.bus = bus
         self.commands = commands
         self.stats = SinkStats()
@@ -85,6 +91,8 @@ class MqttSink:
         self._sample_limit = sample_limit
         self._state: Event | None = None
         self._state_version = 0
+        # States whose phase a later one changed before they were sent: each phase is seen.
+        self._phases: deque[Event] = deque(maxlen=PHASE_BACKLOG)
         self._seq = 0
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
@@ -108,6 +116,9 @@ class MqttSink:
                 self._set_unit(unit_id(str(event.data.get("serial", "unit"))))
             return
         if event.kind == "state":
+            pending = self._state
+            if pending is not None and pending.data.get("phase") != event.data.get("phase"):
+                self._phases.append(pending)
             self._state = event
             self._state_version += 1
         elif event.kind == "telemetry":
@@ -226,9 +237,15 @@ class MqttSink:
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         assert self.topics is not None
-        await client.publish(self.topics.discovery, discovery(self.topics, self._unit,
-                                                              self._version),
-                             qos=1, retain=True)
+        await client.publish(self.topics.discovery, discovery(
+            self.topics, self._unit, self._version, self.configuration_url,
+            self.settings.support_url), qos=1, retain=True)
+
+    async def _rediscover(self, client: aiomqtt.Client) -> None:
+        """Home Assistant came (back) online: announce again after a random pause, as its
+        docs ask, so that many units on one broker do not all answer at once."""
+        await asyncio.sleep(random.uniform(*self.birth_delay_s))
+        await self._publish_discovery(client)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -239,6 +256,12 @@ class MqttSink:
         assert t is not None
         while True:
             self._wake.clear()
+            while self._phases:
+                await client.publish(t.of("state"), encode(t.unit, self._next_seq(),
+                                                           self._phases[0]),
+                                     qos=1, retain=True)
+                self._phases.popleft()
+                self.stats.published += 1
             if self._state is not None:
                 version, state = self._state_version, self._state
                 await client.publish(t.of("state"), encode(t.unit, self._next_seq(), state),
@@ -294,7 +317,9 @@ class MqttSink:
             topic = message.topic.value
             if topic == t.ha_status:
                 if message.payload == b"online":  # Home Assistant restarted: announce again
-                    await self._publish_discovery(client)
+                    task = asyncio.ensure_future(self._rediscover(client))
+                    self._handlers.add(task)
+                    task.add_done_callback(self._handlers.discard)
                 continue
             task = asyncio.ensure_future(self._command(client, message))
             self._handlers.add(task)

@@ -145,21 +145,24 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             from controller.panel import Panel
 
             async with contextlib.AsyncExitStack() as stack:
-                if mqtt is not None:
-                    sink = await stack.enter_async_context(MqttSink(mqtt, bus, runner))
                 board = None
+                panel_url = None
                 if not no_panel:
                     board = Panel(runner, io, path, panel[0], panel[1], pin)
                     try:
-                        click.echo(f"panel: {await board.start()}")
+                        panel_url = await board.start()
+                        click.echo(f"panel: {panel_url}")
                     except OSError as e:
                         click.echo(f"panel not started ({e}); answer here instead", err=True)
                         board = None
                     else:
                         stack.push_async_callback(board.stop)
-                        if not board.unlocked.is_set():
-                            click.echo("enter the PIN on the panel to start")
-                            await board.unlocked.wait()
+                if mqtt is not None:  # after the panel, so Home Assistant can link to it
+                    sink = await stack.enter_async_context(
+                        MqttSink(mqtt, bus, runner, configuration_url=panel_url))
+                if board is not None and not board.unlocked.is_set():
+                    click.echo("enter the PIN on the panel to start")
+                    await board.unlocked.wait()
                 runner.publish_state()  # PAUSED, when it is, on MQTT and the panel
                 if runner.rx.status == "paused":
                     # Paused: the panel shows why and takes a clinician's all-clear for

@@ -556,7 +556,7 @@ class SessionRunner:
         result.session_id = self.session_id
         self._set_state(phase="idle", exercise=None, set_index=None, sets=None,
                         target_reps=None, next_kg=None, next_max_kg=None, rest_until=None,
-                        applied_kg=0.0, reason=f"session {status}")
+                        applied_kg=0.0, power_w=None, reason=f"session {status}")
         self.bus.emit("session", session=self.session_id, day=self.today.isoformat(),
                       status=status, sets=len(result.sets),
                       reps=sum(r.full_reps for r in result.sets),
