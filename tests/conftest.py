@@ -23,6 +23,12 @@ from sim.serve import UnitServer
 
 LINKS = ["memory", "pty", "tcp", "ble"]
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Home Assistant's test last: its install (started by scripts/test beside the suite) has
+    the rest of the suite's time to finish."""
+    items.sort(key=lambda item: item.path.name == "test_homeassistant.py")
+
+
 # Wire logs, flight records and bundles of the halfstep processes the tests start go here, not
 # into the state folder of whoever runs the tests.
 os.environ.setdefault("HALFSTEP_STATE_DIR", tempfile.mkdtemp(prefix="halfstep-state-"))

@@ -212,6 +212,39 @@ def test_a_recounted_rep_reaches_subscribers_with_the_count(tmp_path):
                                                     f"{fixed[0]['count']}/12")
 
 
+def test_home_assistants_birth_is_answered_after_a_random_pause(tmp_path):
+    """Discovery again when Home Assistant says `online`, but not at once: units sharing a
+    broker would all answer in the same instant."""
+    broker = Broker(tmp_path / "broker").start()
+
+    async def main() -> list[float]:
+        settings = parse_mqtt_url(broker.url(unit="u1"))
+        topic = "homeassistant/device/halfstep_u1/config"
+        delays = []
+        async with MqttSink(settings, EventBus(), None), \
+                aiomqtt.Client("127.0.0.1", broker.port) as c:
+            await c.subscribe(topic, qos=1)
+            async with asyncio.timeout(10):
+                async for _ in c.messages:  # the discovery sent on connecting
+                    break
+            for _ in range(4):
+                await c.publish("homeassistant/status", b"online", qos=1)
+                sent = time.monotonic()
+                async with asyncio.timeout(10):
+                    async for m in c.messages:
+                        if m.topic.value == topic and not m.retain:
+                            delays.append(time.monotonic() - sent)
+                            break
+        return delays
+
+    try:
+        delays = asyncio.run(main())
+    finally:
+        broker.stop()
+    assert len(delays) == 4 and all(0.45 <= d <= 3.5 for d in delays), delays
+    assert len({round(d, 2) for d in delays}) > 1, delays  # random, not a fixed wait
+
+
 def test_broker_urls():
     s = parse_mqtt_url("mqtts://unit%401:p%3Ass@broker.lan?unit=Gym-3&telemetry=5")
     assert (s.host, s.port, s.username, s.password, s.tls, s.unit, s.telemetry) == \
