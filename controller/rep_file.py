@@ -33,6 +33,27 @@ class Counted:
         return (kept[0].start_s, kept[-1].end_s) if kept else None
 
 
+SPIKE_MM = 25.0  # a lone sample this far (and 6 local MADs) from its neighbours is a glitch
+
+
+def despike(p_mm: np.ndarray) -> tuple[np.ndarray, int]:
+    """Lone samples far from the median of the two before and two after them are replaced by
+    it (a Hampel filter): a tracker's glitch is not a rep. In a rise or a fall the middle of
+    five samples is their median, so real movement at any speed is left alone."""
+    if len(p_mm) < 5:
+        return p_mm, 0
+    win = np.lib.stride_tricks.sliding_window_view(p_mm, 5)
+    med = np.median(win, axis=1)
+    mad = np.median(np.abs(win - med[:, None]), axis=1)
+    mid = p_mm[2:-2]
+    bad = np.abs(mid - med) > np.maximum(SPIKE_MM, 6 * 1.4826 * mad)
+    if not bad.any():
+        return p_mm, 0
+    out = p_mm.copy()
+    out[2:-2][bad] = med[bad]
+    return out, int(bad.sum())
+
+
 def count(t_s: np.ndarray, position: np.ndarray, velocity_m_s: np.ndarray | None = None,
           tension_n: np.ndarray | None = None, *, unit: str | None = None,
           scale: float | None = None, axis: str | None = None,
@@ -63,6 +84,10 @@ def count(t_s: np.ndarray, position: np.ndarray, velocity_m_s: np.ndarray | None
                             "--axis up or --axis down if the concentric figures look like "
                             "the lowering")
     sign = 1.0 if axis == "up" else -1.0
+    p_mm, spikes = despike(p_mm)
+    if spikes:
+        warnings.append(f"{spikes} sample(s) jumped away from both neighbours and back (tracker "
+                        "glitches): replaced by their neighbours' median")
     p_mm = sign * p_mm
     v = None if velocity_m_s is None else sign * np.asarray(velocity_m_s, dtype=float)
     engine = RepEngine(RepConfig(idle_end_s=idle_s), reference_mm)

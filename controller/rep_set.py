@@ -79,12 +79,22 @@ def cut_index(p: np.ndarray, v: np.ndarray, ib: int, level: float, band: float) 
 def reconsider(e: RepEngine, final: bool, skip: int | None = None) -> list[tuple[Rep, Rep]]:
     """Class the engine's reps again; returns (was, now) for each rep that changed."""
     before = {r.index: r for r in e.reps}
-    measured = len(e._why)
+    measured = sum(why == FROM_BELOW for why in e._why.values())
     _reconsider(e, final)
-    if len(e._why) != measured:  # a rep measured again moves the consensus: once more
-        _reconsider(e, final)
+    if sum(why == FROM_BELOW for why in e._why.values()) != measured:
+        _reconsider(e, final)  # a rep measured again moves the consensus: once more
     return [(before[r.index], r) for r in e.reps
             if r.index in before and before[r.index] is not r and r.index != skip]
+
+
+def _median_without(xs: list[float], k: int) -> float:
+    """The median of sorted xs without its k-th element, in constant time."""
+    n = len(xs) - 1
+
+    def at(i: int) -> float:
+        return xs[i if i < k else i + 1]
+
+    return at(n // 2) if n % 2 else (at(n // 2 - 1) + at(n // 2)) / 2
 
 
 def _reconsider(e: RepEngine, final: bool) -> None:
@@ -92,8 +102,9 @@ def _reconsider(e: RepEngine, final: bool) -> None:
     reps = e.reps
     if not reps:
         return
-    lead = {i for i, why in e._why.items() if why == LEAD_IN}
-    pool = [r for r in reps if r.rom_mm >= cfg.min_rom_mm and r.index not in lead]
+    for i in [i for i, why in e._why.items() if why == LEAD_IN]:
+        del e._why[i]  # judged afresh on every pass: the consensus may have come to it
+    pool = [r for r in reps if r.rom_mm >= cfg.min_rom_mm]
     if e._carried:
         ref = e.reference_mm
         members = [r for r in pool if ref and BAND <= r.rom_mm / ref <= 1 / BAND]
@@ -106,31 +117,34 @@ def _reconsider(e: RepEngine, final: bool) -> None:
         e.reference_mm = ref
     if not ref or not members:
         return
-    bottom = statistics.median(e._levels[r.index].start for r in members
-                               if r.index in e._levels) if any(
-        r.index in e._levels for r in members) else None
     member_ids = {r.index for r in members}
-    first_member = min(member_ids)
-    last_member = max(member_ids)
-    starts = {r.index: e._levels[r.index].start for r in pool if r.index in e._levels}
+    bottoms = [e._levels[r.index].start for r in members if r.index in e._levels]
+    bottom = statistics.median(bottoms) if bottoms else None
+    first_member, last_member = min(member_ids), max(member_ids)
+    # Where the other reps start (each rep without itself): only reps whose samples are kept
+    # can be measured again, so only they are looked at.
+    keyed = sorted((e._levels[r.index].start, r.index) for r in pool if r.index in e._levels)
+    starts = [x for x, _ in keyed]
+    where = {i: k for k, (_, i) in enumerate(keyed)}
     for k, r in enumerate(reps):
         new = r
         lv = e._levels.get(r.index)
-        others = [x for i, x in starts.items() if i != r.index]
-        if lv is not None and others and r.index not in e._why:
-            # Where the other reps start; a rise from well below it that stopped there was
-            # the bar lifted to the start first.
-            level = statistics.median(others)
+        if (lv is not None and r.index in e._data and r.index not in e._why
+                and r.index in where and len(starts) > 1):
+            level = _median_without(starts, where[r.index])
             rom = lv.top - level
-            if rom > 0 and lv.start < level - FAR * rom:
+            longer = ref is not None and r.rom_mm > ref / BAND  # longer than the set's reps
+            if rom > 0 and (lv.start < level - FAR * rom
+                            or (longer and lv.start < level - 0.15 * rom)):
                 again = e.reanalyse(r.index, level, 0.2 * rom)
                 if again is not None:
                     new = again
                     e._why[r.index] = FROM_BELOW
                     lv = e._levels[r.index]
-        if bottom is not None and lv is not None and r.index < first_member \
-                and lv.start > bottom + 0.25 * ref:
-                e._why[r.index] = LEAD_IN
+        if bottom is not None and lv is not None and r.index < first_member and (
+                lv.start > bottom + 0.25 * ref  # from hooks above the set's bottom: unracked
+                or (lv.start < bottom - 0.15 * ref and new.rom_mm > ref / BAND)):  # the floor
+            e._why[r.index] = LEAD_IN
         if (final and r.index >= last_member and k == len(reps) - 1 and lv is not None
                 and lv.low_after > lv.start + 0.5 * (lv.top - lv.start)
                 and new.end_s > new.turn_s):
@@ -158,13 +172,23 @@ def _reconsider(e: RepEngine, final: bool) -> None:
 
 def seam(prev: Rep, cur: Rep, prev_data_end: float | None = None) -> tuple[Rep, Rep]:
     """Two reps whose ends overlap meet half way, or where the second starts if the first's
-    end was extrapolated past its own samples (never inside either one's lift)."""
+    end was extrapolated past its own samples; never inside either one's lift. If the first
+    one's lift itself runs into the second (a turn extrapolated too far), the first gives way:
+    it ends where the second starts."""
+    if prev.turn_s >= cur.start_s:
+        cut = max(cur.start_s, prev.start_s)
+        conc = max(cut - prev.start_s, 1e-3)
+        a = replace(prev, turn_s=cut, end_s=cut, concentric_s=conc, eccentric_s=0.0,
+                    mean_concentric_m_s=prev.rom_mm / 1000 / conc, time_under_tension_s=conc)
+        return a, cur
     guessed = prev_data_end is not None and prev.end_s > prev_data_end
     cut = cur.start_s if guessed else (prev.end_s + cur.start_s) / 2
-    cut = min(max(cut, prev.turn_s), cur.turn_s)
+    cut = min(max(cut, prev.turn_s), cur.start_s + 0.5 * (cur.turn_s - cur.start_s))
     ecc = max(cut - (prev.end_s - prev.eccentric_s), 0.0)
     a = replace(prev, end_s=cut, eccentric_s=ecc, time_under_tension_s=cut - prev.start_s)
-    conc = max(cur.turn_s - cut, 1e-6)
+    if cut <= cur.start_s:
+        return a, cur
+    conc = cur.turn_s - cut
     b = replace(cur, start_s=cut, concentric_s=conc, mean_concentric_m_s=cur.rom_mm / 1000 / conc,
                 time_under_tension_s=cur.end_s - cut)
     return a, b

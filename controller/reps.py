@@ -198,6 +198,9 @@ class RepEngine:
         self._last_t = tl[-1]
         out = self._scan(tl, p.tolist(), v.tolist(), f.tolist())
         self._emitted.update(r.index for r in out)
+        if len(out) > 1 or self.ended_by is not None:  # a later close may have re-read them
+            now = {r.index: r for r in self.reps}
+            out = [now.get(r.index, r) for r in out]
         return out
 
     def finish(self, reason: str = "end of data") -> list[Rep]:
@@ -290,6 +293,7 @@ class RepEngine:
                             out.append(self._close(self._release_index(g)))
                         self.ended_by = "handles released"
                         self._g = g + 1
+                        self._reconsider(final=True)  # the set is over: its reps are final
                         return out
             if abs(vi) < cfg.still_m_s:
                 if self._still_since is None:
@@ -298,6 +302,7 @@ class RepEngine:
                     self._store(state, lo, lo_g, hi, hi_g, vneg)
                     self.ended_by = "idle"
                     self._g = g + 1
+                    self._reconsider(final=True)
                     return out
             else:
                 self._still_since = None
@@ -641,8 +646,12 @@ def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, i
         a_i, _, mid, _ = runs[0]
         j0 = min(range(a_i + 1), key=ps.__getitem__)
         moved = _fitted(tl, pl, j0, ib, ps[j0], max(ps[mid:ib + 1]), mid)
+        # A fit that starts the lift well before the bar's lowest point, or ends it after its
+        # highest, is the wrong shape (a sticking point, a stop on the way): not used.
         if moved is not None:
-            t0, t_turn = moved
+            slack = 0.25 * (moved[1] - moved[0])  # a slow start creeps below the noise
+            if moved[0] >= tl[j0] - slack and moved[1] <= tl[ib] + slack:
+                t0, t_turn = moved
     p0 = float(np.interp(t0, t, p))
     rom = ptop - p0
     # Eccentric: from the top to the end of the data.
@@ -669,7 +678,9 @@ def analyse(t: np.ndarray, p: np.ndarray, v: np.ndarray, f: np.ndarray | None, i
                     t_ecc0, t_end = moved
     else:  # no lowering in the data (it ends at the top): the rep ends where it turned
         t_ecc0 = t_end = t_turn
-    t_turn = max(t_turn, t0)
+    # A lift starts no later than its top and turns within its samples.
+    t0 = min(t0, tl[ib])
+    t_turn = min(max(t_turn, t0), tl[-1])
     t_ecc0 = max(t_ecc0, t_turn)
     t_end = max(t_end, t_ecc0)
     conc = max(t_turn - t0, 1e-6)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-TIME_NAMES = ("t", "time", "t_s", "time_s", "timestamp", "seconds", "elapsed")
+TIME_NAMES = ("t", "time", "t_s", "time_s", "timestamp", "seconds", "elapsed", "time_ms",
+              "timestamp_ms", "t_ms", "ms", "time (s)", "time (ms)", "t (s)", "zeit", "temps")
 POSITION_NAMES = ("position", "position_mm", "pos", "displacement", "height", "y", "z")
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 MISSING = ("", "nan", "na", "n/a", "null", "none", "-")  # how trackers write a lost sample
@@ -82,6 +83,10 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
             cols["time"] = _pick(header, time, TIME_NAMES, "time")
         except TraceError as e:
             raise TraceError(f"{e}; or give --rate HZ if the file has none") from None
+    elif any(h.strip().lower() in TIME_NAMES for h in header):
+        found = next(h for h in header if h.strip().lower() in TIME_NAMES)
+        raise TraceError(f"the file has a time column ({found!r}); --rate is for files "
+                         "without one")
     cols["position"] = _pick(header, position, POSITION_NAMES, "position")
     if tension is not None:
         cols["tension"] = _pick(header, tension, (), "tension")
@@ -109,6 +114,9 @@ def load_trace(path: Path, *, time: str | None = None, position: str | None = No
     if lost.all():
         raise TraceError(f"{path}: no row has a {' and '.join(cols)} value")
     if "time" in data:
+        if len(data["time"]) > 1 and np.ptp(data["time"][~np.isnan(data["time"])]) == 0:
+            raise TraceError(f"{path}: column {header[cols['time']]!r} never changes: it is "
+                             "not a time (name the time column with --time, or give --rate)")
         if time_unit == "auto":
             step = float(np.median(np.diff(np.sort(data["time"])))) if len(data["time"]) > 1 \
                 else 0.0

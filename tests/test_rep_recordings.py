@@ -4,9 +4,12 @@ around the set left out, the set's consensus range, the last rep at the top, bou
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller import rep_file, rep_set
 from controller.reps import RepEngine
@@ -174,3 +177,80 @@ def test_live_corrections_when_the_consensus_moves():
     assert [(was.index, was.kind, now.kind) for was, now in fixes] == [(1, "full", "ignored")]
     assert e.full_reps == 3
     assert e.take_corrections() == []  # each correction once
+
+
+def _cosine_trace(spec, rate=50.0):
+    """Reps (low, high), each rising to its high and lowering to the next one's low."""
+    def mv(a, b, d):
+        s = np.arange(int(d * rate)) / (d * rate)
+        return a + (b - a) * (1 - np.cos(np.pi * s)) / 2
+
+    p = [np.full(50, float(spec[0][0]))]
+    for k, (lo, hi) in enumerate(spec):
+        nxt = spec[k + 1][0] if k + 1 < len(spec) else lo
+        p += [mv(lo, hi, 0.8), np.full(5, float(hi)), mv(hi, nxt, 1.0), np.full(25, float(nxt))]
+    p = np.concatenate(p)
+    return np.arange(len(p)) / rate, p
+
+
+def test_a_lead_in_is_judged_afresh_as_the_consensus_moves():
+    # Two short reps first, then one from below, then nine more short ones: the set's range is
+    # the short one after all, so the first two are reps, not a lead-in.
+    t, p = _cosine_trace([(250, 500)] * 2 + [(0, 500)] + [(250, 500)] * 9)
+    e = RepEngine()
+    for i in range(0, len(t), 5):
+        e.feed(t[i:i + 5], p[i:i + 5])
+    e.finish()
+    assert e.full_reps == 12
+
+
+def test_reps_closed_in_one_batch_come_back_as_they_now_read():
+    t, p = _cosine_trace([(250, 500)] * 2 + [(0, 500)] * 6)
+    e = RepEngine()
+    out = e.feed(t, p)
+    assert [r.kind for r in out] == [r.kind for r in e.reps[:len(out)]]
+
+
+def test_a_turn_extrapolated_past_the_next_rep_never_spoils_it():
+    # A fuzzed trace where a partial rep's turn was extrapolated past the next rep's start:
+    # the seam once gave the next (counted) rep a 1 us concentric and 688,000 m/s.
+    d = np.load(Path(__file__).parent / "data" / "fuzz_seam_c193.npz")
+    t, p = d["t"], d["p"]
+    v = np.gradient(p, t) / 1000
+    e = RepEngine()
+    for i in range(0, len(t), 256):
+        e.feed(t[i:i + 256], p[i:i + 256], v[i:i + 256])
+    e.finish()
+    for a, b in itertools.pairwise(e.reps):
+        assert a.start_s <= a.turn_s <= a.end_s <= b.start_s
+    assert all(r.mean_concentric_m_s < 3.0 for r in e.reps)
+    assert e.summary().mean_concentric_m_s < 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 300), st.floats(80, 700)), min_size=1, max_size=12),
+       st.sampled_from([10.0, 20.0, 50.0, 200.0]), st.sampled_from([1, 7, 50, 256]),
+       st.floats(0, 3), st.booleans())
+def test_any_trace_gives_ordered_finite_reps(spec, rate, block, noise, given_v):
+    t, p = _cosine_trace([(lo, lo + h) for lo, h in spec], rate)
+    p = p + np.random.default_rng(len(p)).normal(0, noise, len(p))
+    v = np.gradient(p, t) / 1000 if given_v else None
+    e = RepEngine()
+    shown: dict[int, str] = {}
+    for i in range(0, len(t), block):
+        for r in e.feed(t[i:i + block], p[i:i + block], None if v is None else v[i:i + block]):
+            shown[r.index] = r.kind
+        for was, now in e.take_corrections():
+            assert shown.get(was.index) == was.kind  # a correction of what was shown
+            shown[now.index] = now.kind
+    for r in e.finish():
+        shown[r.index] = r.kind
+    for _, now in e.take_corrections():
+        shown[now.index] = now.kind
+    assert shown == {r.index: r.kind for r in e.reps}  # what was shown is what counts
+    for a, b in itertools.pairwise(e.reps):
+        assert a.end_s <= b.start_s + 1e-9
+    for r in e.reps:
+        assert r.start_s <= r.turn_s <= r.end_s
+        assert all(np.isfinite([r.rom_mm, r.mean_concentric_m_s, r.concentric_s]))
+        assert r.mean_concentric_m_s < 20
