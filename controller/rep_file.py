@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from controller.reps import Rep, RepConfig, RepEngine, SetSummary
-from controller.trace_detect import UNITS, guess_axis, guess_unit
+from controller.trace_detect import UNITS, guess_axis, guess_unit, typical_range_mm
 
 BLOCK = 256  # streamed in blocks, as the engine is fed live
 
@@ -90,12 +90,23 @@ def count(t_s: np.ndarray, position: np.ndarray, velocity_m_s: np.ndarray | None
                         "glitches): replaced by their neighbours' median")
     p_mm = sign * p_mm
     v = None if velocity_m_s is None else sign * np.asarray(velocity_m_s, dtype=float)
-    engine = RepEngine(RepConfig(idle_end_s=idle_s), reference_mm)
+    # Reps shorter than 10 cm are noise for a squat but the whole range of a calf raise: the
+    # smallest rep worth counting follows the recording's own movements.
+    typical = typical_range_mm(t_s, p_mm)
+    min_rom = RepConfig.min_rom_mm if typical is None else min(RepConfig.min_rom_mm,
+                                                               max(20.0, 0.5 * typical))
+    engine = RepEngine(RepConfig(idle_end_s=idle_s, min_rom_mm=min_rom), reference_mm)
     for i in range(0, len(t_s), BLOCK):
         sl = slice(i, i + BLOCK)
         engine.feed(t_s[sl], p_mm[sl], None if v is None else v[sl],
                     None if tension_n is None else tension_n[sl])
     engine.finish()
+    if engine.ended_by == "idle" and engine.reps:
+        after = float(t_s[-1]) - engine.reps[-1].end_s - idle_s
+        if after > 1.0:
+            warnings.append(f"nothing moved for {idle_s:g} s after {engine.reps[-1].end_s:.1f} s, "
+                            f"so the set ended there; the last {after:.0f} s were not counted "
+                            "(another set? give --idle-s to count through a pause)")
     notes = {r.index: n for r in engine.reps if (n := engine.note(r))}
     return Counted(list(engine.reps), engine.summary(), unit_name, axis, assumed, warnings,
                    notes)

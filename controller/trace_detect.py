@@ -184,3 +184,14 @@ def _slowing(speeds: list[float]) -> float:
         return 0.0
     k = max(1, len(speeds) // 3)
     return 1.0 - float(np.mean(speeds[-k:])) / float(np.mean(speeds[:k]))
+
+
+def typical_range_mm(t: np.ndarray, p_mm: np.ndarray) -> float | None:
+    """The size of the recording's larger movements (the median leg standing out by 15% of
+    its span), or None: a set of calf raises is not a set of squats."""
+    if len(p_mm) < 10:
+        return None
+    lo, hi = np.percentile(p_mm, [2, 98])
+    legs = _legs(t, p_mm, _turns(p_mm, max(5.0, 0.15 * float(hi - lo))))
+    big = [abs(g.size) for g in legs if abs(g.size) >= 0.35 * float(hi - lo)]
+    return float(np.median(big)) if big else None

@@ -144,3 +144,21 @@ def test_time_in_ms_and_lost_samples_as_trackers_write_them(tmp_path):
     assert "assumed time unit: ms" in res.stdout
     lost = sum(1 for k in range(len(rec.t_s)) if k % 37 == 5 or k % 41 == 7)
     assert f"warning: {lost} row(s) had no value (lost samples): left out" in res.stderr
+
+
+def test_small_movements_and_a_second_set_are_not_lost_silently(tmp_path):
+    # Calf raises: 70 mm reps, under the 100 mm a squat's noise needs, still counted.
+    t = np.arange(0, 30, 0.02)
+    p = np.where((t > 2) & (t < 26), 35 - 35 * np.cos(2 * np.pi * (t - 2) / 4), 0.0)
+    res = run("reps", write(tmp_path / "calf.csv", ["time", "position"], t, p / 1000))
+    assert res.returncode == 0 and "reps: 6 " in res.stdout, res.stdout
+    # Two sets with a long still rest between them: the first is counted and the rest said.
+    t = np.arange(0, 80, 0.02)
+    p = np.where((t > 2) & (t < 22), 250 - 250 * np.cos(2 * np.pi * (t - 2) / 4), 0.0)
+    p += np.where((t > 55) & (t < 75), 250 - 250 * np.cos(2 * np.pi * (t - 55) / 4), 0.0)
+    res = run("reps", write(tmp_path / "two.csv", ["time", "position"], t, p / 1000))
+    assert res.returncode == 0 and "reps: 5 " in res.stdout, res.stdout
+    assert "so the set ended there; the last" in res.stderr and "--idle-s" in res.stderr
+    res = run("reps", write(tmp_path / "two.csv", ["time", "position"], t, p / 1000),
+              "--idle-s", "60")
+    assert "reps: 10 " in res.stdout, res.stdout
