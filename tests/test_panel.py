@@ -342,6 +342,38 @@ def test_a_rep_recounted_in_a_set_shows_on_the_panel(tmp_path, browser):
         proc.stop()
 
 
+def test_load_buttons_say_why_they_are_off_and_step_bigger_when_heavy(tmp_path, browser):
+    proc, url = start_run(tmp_path, speed="5")
+    try:
+        page = browser.new_page(viewport={"width": 800, "height": 480})
+        page.goto(url)
+        page.wait_for_selector("#plus", state="attached")
+
+        def shown(**state) -> dict:  # the state set and drawn in one go (no event between)
+            return page.evaluate(
+                "(s) => { state = s; render(); const $ = (i) => document.getElementById(i);"
+                " return {plus: $('plus').textContent, minus: $('minus').textContent,"
+                " plus_off: $('plus').disabled, minus_off: $('minus').disabled,"
+                " why: $('adjust-why').textContent}; }", state)
+
+        light = shown(phase="rest", next_kg=8.0, next_max_kg=9.5, applied_kg=0.0)
+        assert light == {"plus": "+0.5 kg", "minus": "-0.5 kg", "plus_off": False,
+                         "minus_off": False, "why": ""}
+        heavy = shown(phase="rest", next_kg=77.0, next_max_kg=90.0, applied_kg=0.0)
+        assert (heavy["plus"], heavy["minus"]) == ("+2.5 kg", "-2.5 kg")
+        edge = shown(phase="rest", next_kg=20.0, next_max_kg=90.0, applied_kg=0.0)
+        assert (edge["plus"], edge["minus"]) == ("+2.5 kg", "-0.5 kg")  # 20 up, 19.5 down
+        capped = shown(phase="rest", next_kg=9.5, next_max_kg=9.5, applied_kg=0.0)
+        assert capped["plus_off"] and "9.5 kg is the most today's plan allows" in capped["why"]
+        lifting = shown(phase="set", next_kg=8.0, next_max_kg=9.5, applied_kg=8.0)
+        assert lifting["plus_off"] and lifting["minus_off"]
+        assert lifting["why"] == "The load changes between sets, not during one."
+        lightest = shown(phase="rest", next_kg=0.5, next_max_kg=9.5, applied_kg=0.0)
+        assert lightest["minus_off"] and "0.5 kg is the lightest" in lightest["why"]
+    finally:
+        proc.stop()
+
+
 def wait_prompt(page, qid: str, timeout: float = 60_000, resume: bool = False) -> None:
     """Until the panel shows the question with this id. With `resume`, a lost link on the way
     (the simulator's known false alarm on a busy machine) is answered Yes on the panel."""

@@ -124,9 +124,19 @@ function render() {
   $("exercise").textContent = s.exercise || "-";
   $("setno").textContent = s.set_index ? `${s.set_index} of ${s.sets}` : "-";
   $("next").textContent = s.next_kg != null ? `next set ${s.next_kg.toFixed(1)} kg` : "next set -";
+  // Heavier loads move in bigger steps (2.5 kg from 20 kg up: 77 to 85 kg is 4 taps, not 16);
+  // a button that cannot be used says why beside it.
   const canAdjust = !inSet && s.next_kg != null;
+  const up = step(s.next_kg, +1), down = step(s.next_kg, -1);
+  $("plus").textContent = `+${up} kg`; $("plus").setAttribute("aria-label", `next set ${up} kg heavier`);
+  $("minus").textContent = `-${down} kg`; $("minus").setAttribute("aria-label", `next set ${down} kg lighter`);
+  const atMost = s.next_max_kg != null && s.next_kg >= s.next_max_kg;
   $("minus").disabled = !canAdjust || s.next_kg <= 0.5;
-  $("plus").disabled = !canAdjust || (s.next_max_kg != null && s.next_kg >= s.next_max_kg);
+  $("plus").disabled = !canAdjust || atMost;
+  $("adjust-why").textContent = inSet ? "The load changes between sets, not during one."
+    : s.next_kg == null ? "No set is coming up."
+    : atMost ? `${s.next_max_kg.toFixed(1)} kg is the most today's plan allows for this exercise.`
+    : s.next_kg <= 0.5 ? "0.5 kg is the lightest the unit sets." : "";
   const link = $("link");
   const over = s.phase === "idle" && (s.reason || "").startsWith("session");
   link.textContent = over ? "session over" : s.link === "ok" ? "unit connected" : `link ${s.link}`;
@@ -149,14 +159,20 @@ function tick() {
   document.body.dataset.phase = s.phase || "";
 }
 setInterval(tick, 500);
-async function adjust(delta) {
-  const kg = Math.round(((state.next_kg || 0) + delta) * 2) / 2;
+function step(kg, direction) {
+  return (direction > 0 ? (kg ?? 0) >= 20 : (kg ?? 0) > 20) ? 2.5 : 0.5;
+}
+async function adjust(direction) {
+  const now = state.next_kg || 0;
+  let kg = Math.round((now + direction * step(now, direction)) * 2) / 2;
+  if (direction > 0 && state.next_max_kg != null) kg = Math.min(kg, state.next_max_kg);  // up to the cap
+  if (direction < 0) kg = Math.max(kg, 0.5);
   // Sent as the text "12.5": the controller takes plain decimals only, never 1e21-style numbers.
   const r = await api("/api/next-load", { kg: kg.toFixed(1) });
   $("adjust-msg").textContent = r.ok ? "" : `${r.error}${r.allowed ? ` (allowed: ${r.allowed})` : ""}`;
 }
-$("minus").addEventListener("click", () => adjust(-0.5));
-$("plus").addEventListener("click", () => adjust(0.5));
+$("minus").addEventListener("click", () => adjust(-1));
+$("plus").addEventListener("click", () => adjust(+1));
 
 function drawCurve() {
   const c = $("curve"), g = c.getContext("2d");
