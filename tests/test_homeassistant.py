@@ -186,3 +186,14 @@ async def session(s: aiohttp.ClientSession, hass: ha.HomeAssistant, broker: Brok
     while not proc.out.empty():
         out.append(proc.out.get())
     assert any("stopped from mqtt" in line for line in out), out
+
+
+def test_without_python_3_13_it_is_skipped_with_the_reason_or_fails_under_ci(monkeypatch):
+    monkeypatch.setattr(ha, "installed", lambda: False)
+    monkeypatch.setattr(ha, "python313", lambda: None)
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match=r"needs Python 3\.13"):
+        ha.require()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"needs Python 3\.13"):
+        ha.require()
