@@ -207,6 +207,9 @@ class CoreRunner:
     def set_next_load(self, kg: float, source: str) -> float:
         return self._core.call_sync(self._runner.set_next_load, kg, source)
 
+    def end_rest(self, source: str) -> dict[str, Any]:
+        return self._core.call_sync(self._runner.end_rest, source)
+
     def report_since_last(self, raw: object, source: str) -> dict[str, Any]:
         return self._core.call_sync(self._runner.report_since_last, raw, source)
 

@@ -295,7 +295,8 @@ class Panel:
             web.get("/api/state", self._state), web.get("/api/today", self._today),
             web.get("/api/progress", self._progress), web.get("/api/unit", self._unit),
             web.get("/api/events", self._events), web.post("/api/stop", self._stop),
-            web.post("/api/next-load", self._next_load), web.post("/api/answer", self._answer),
+            web.post("/api/next-load", self._next_load), web.post("/api/ready", self._ready),
+            web.post("/api/answer", self._answer),
             web.post("/api/login", self._login), web.get("/api/checkin", self._checkin_q),
             web.post("/api/checkin", self._checkin), web.post("/api/clear", self._clear),
             web.post("/api/red-flag", self._red_flag),
@@ -494,6 +495,13 @@ class Panel:
     async def _stop(self, request: web.Request) -> web.Response:
         result = await self.runner.stop("panel")
         return web.json_response({"ok": True, **result})
+
+    async def _ready(self, request: web.Request) -> web.Response:
+        """"Ready" during a rest: the next set now."""
+        got = self.runner.end_rest("panel")
+        if not got["ok"]:
+            return _error(409, got["reason"])
+        return web.json_response({"ok": True})
 
     async def _next_load(self, request: web.Request) -> web.Response:
         """The next set's load, judged on the text that was sent (`load_kg`, the rule the CLI

@@ -134,6 +134,16 @@ class SessionResult:
     red_flag: RedFlag | None = None
 
 
+async def _first(*waits: Any) -> None:
+    """Until the first of these is done (the others cancelled)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
 def _kind_word(kind: str) -> str:
     return {"full": "a rep", "partial": "partial", "ignored": "not a rep"}.get(kind, kind)
 
@@ -173,6 +183,7 @@ class SessionRunner:
         self._dock_after_us: int | None = None  # ...docked after this unit time
         self._interrupted: str | None = None  # Ctrl-C: the session ends at its next step
         self._wake = asyncio.Event()
+        self._ready: asyncio.Event | None = None  # set by end_rest(): the person is ready
         self._q: asyncio.Queue | None = None
         self._stopping: asyncio.Future | None = None
         self._early_answers: list[tuple[str, Any, str | None]] = []  # before the session row
@@ -591,6 +602,15 @@ class SessionRunner:
         self._set_state(next_kg=value)
         return value
 
+    def end_rest(self, source: str) -> dict[str, Any]:
+        """"Ready" on a surface: the rest ends now and the next set is armed (its load comes
+        only when the handles are taken up, as after any rest)."""
+        if self.state.phase != "rest" or self._ready is None or self._ready.is_set():
+            return {"ok": False, "reason": "no rest is running"}
+        self._ready.set()
+        log.info("rest_ended", source=source)
+        return {"ok": True}
+
     async def stop(self, source: str) -> dict[str, Any]:
         """STOP from any surface: the load comes off now (sent, retried, confirmed from
         telemetry), the set in progress ends with its reps kept, and the session waits for the
@@ -637,7 +657,8 @@ class SessionRunner:
         self._set_state(phase="rest", rest_until=time.time() + seconds / _speed(),
                         next_kg=self._load_for(item, planned),
                         next_max_kg=self._next_range(item, planned)[1], reason=None)
-        rest = asyncio.ensure_future(self.sleep(seconds))
+        self._ready = asyncio.Event()
+        rest = asyncio.ensure_future(_first(self.sleep(seconds), self._ready.wait()))
         woke = asyncio.ensure_future(self._wake.wait())
         ask = asyncio.ensure_future(self._ask(question) if question is not None
                                     else asyncio.Event().wait())

@@ -374,6 +374,52 @@ def test_load_buttons_say_why_they_are_off_and_step_bigger_when_heavy(tmp_path, 
         proc.stop()
 
 
+def test_the_rest_counts_down_large_with_ready_and_sound_cues(tmp_path, browser):
+    proc, url = start_run(tmp_path, speed="3")  # a 75 s rest lasts 25 s here
+    try:
+        page = browser.new_page(viewport={"width": 800, "height": 480})
+        page.goto(url)
+        wait_prompt(page, "pre:pain_since_last")
+        page.click('#prompt-body [data-choice="settled"]')
+        page.click('.tab[data-screen="live"]')
+        page.wait_for_function("document.body.dataset.phase === 'rest'", timeout=60_000)
+        # A large countdown, with a Ready button at least 48 px high.
+        page.wait_for_selector("#rest-card:not([hidden])")
+        assert re.fullmatch(r"\d:\d\d", page.inner_text("#rest-left"))
+        assert page.evaluate("parseFloat(getComputedStyle(document.getElementById('rest-left'))"
+                             ".fontSize)") >= 60
+        assert page.evaluate("document.getElementById('ready').getBoundingClientRect()"
+                             ".height") >= 48
+        names = page.evaluate("window.cues.map((c) => c.name)")
+        assert names.count("rep") >= 10 and "set-end" in names  # set 1's reps, and its end
+        # The last 3 s: 3-2-1 on screen and a tick each, then the rest's end (the page's clock
+        # brought forward; the session's rest goes on).
+        page.evaluate("state.rest_until = Date.now() / 1000 + clockOffset + 3.4; tick()")
+        page.wait_for_function("document.getElementById('rest-left').textContent === '3'")
+        page.wait_for_function("window.cues.some((c) => c.name === 'rest-end')", timeout=8000)
+        assert [c for c in page.evaluate("window.cues.map((c) => c.name)")
+                if c in ("count", "rest-end")][-4:] == ["count", "count", "count", "rest-end"]
+        # The rest's question first (it sits over the screen), then muted: cues are still
+        # recorded, not played.
+        wait_prompt(page, "rir:seated row:1")
+        page.click("#skip")
+        page.wait_for_selector("#prompt", state="hidden")
+        page.click("#mute")
+        assert page.inner_text("#mute") == "Sounds: off"
+        # Ready: the next set now, long before the 75 s rest would end.
+        page.click("#ready")
+        page.wait_for_function("['armed', 'set'].includes(document.body.dataset.phase)",
+                               timeout=10_000)
+        again = page.evaluate("fetch('/api/ready', {method: 'POST', headers: {'Content-Type': "
+                              "'application/json'}, body: '{}'}).then(async (r) => "
+                              "[r.status, await r.json()])")
+        assert again == [409, {"ok": False, "error": "no rest is running"}]
+        page.wait_for_function("window.cues.some((c) => c.name === 'rep' && !c.played)",
+                               timeout=60_000)
+    finally:
+        proc.stop()
+
+
 def wait_prompt(page, qid: str, timeout: float = 60_000, resume: bool = False) -> None:
     """Until the panel shows the question with this id. With `resume`, a lost link on the way
     (the simulator's known false alarm on a busy machine) is answered Yes on the panel."""

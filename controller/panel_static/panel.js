@@ -147,18 +147,54 @@ function render() {
   document.body.dataset.program = s.program || "";
   tick();
 }
+// ---- sound cues: a rep, a set's end, the rest's last 3 s and its end; muted from the screen ----
+// Every cue is recorded in window.cues (played or muted), so what the page did can be checked.
+window.cues = [];
+let audio = null, muted = localStorage.getItem("halfstep-muted") === "1";
+const TONES = { rep: [660, 0.08], "set-end": [440, 0.35], count: [880, 0.12], "rest-end": [1100, 0.45] };
+function cue(name) {
+  window.cues.push({ name, played: !muted, at: Date.now() });
+  if (muted) return;
+  try {
+    audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+    const [hz, secs] = TONES[name], osc = audio.createOscillator(), gain = audio.createGain();
+    osc.frequency.value = hz; gain.gain.value = 0.25;
+    osc.connect(gain).connect(audio.destination);
+    osc.start(); osc.stop(audio.currentTime + secs);
+  } catch (e) { /* no audio device: the cue is still shown on screen */ }
+}
+function showMute() {
+  $("mute").textContent = muted ? "Sounds: off" : "Sounds: on";
+  $("mute").setAttribute("aria-pressed", String(muted));
+}
+$("mute").addEventListener("click", () => { muted = !muted; localStorage.setItem("halfstep-muted", muted ? "1" : "0"); showMute(); });
+showMute();
+$("ready").addEventListener("click", async () => {
+  const r = await api("/api/ready", {});
+  $("adjust-msg").textContent = r.ok ? "" : r.error;
+});
+let lastLeft = null;
 function tick() {
   const s = state;
   let text = PHASE[s.phase] || s.phase || "";
-  if (s.phase === "rest" && s.rest_until) {
+  const resting = s.phase === "rest" && s.rest_until;
+  $("rest-card").hidden = !resting;
+  if (resting) {
     const left = Math.max(0, Math.round(s.rest_until - (Date.now() / 1000 + clockOffset)));
-    text = `Rest ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    const clock = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    text = `Rest ${clock}`;
+    $("rest-left").textContent = left > 0 && left <= 3 ? String(left) : clock;  // 3-2-1
+    $("rest-card").dataset.left = String(left);
+    if (lastLeft !== null && left !== lastLeft && left <= 3) cue(left > 0 ? "count" : "rest-end");
+    lastLeft = left;
+  } else {
+    lastLeft = null;
   }
   if (s.reason && (s.phase === "paused" || s.phase === "fault")) text += ` (${s.reason})`;
   $("phase").textContent = text;
   document.body.dataset.phase = s.phase || "";
 }
-setInterval(tick, 500);
+setInterval(tick, 250);
 function step(kg, direction) {
   return (direction > 0 ? (kg ?? 0) >= 20 : (kg ?? 0) > 20) ? 2.5 : 0.5;
 }
@@ -453,13 +489,14 @@ function connect() {
       recountTimer = setTimeout(() => { note.hidden = true; }, 8000);
       return;
     }
+    if (r.kind !== "ignored") cue("rep");
     if (r.kind === "full") {  // speed loss so far: this rep against the set's fastest
       fastest = Math.max(fastest, r.mean_concentric_m_s);
       $("vloss").textContent = `${Math.max(0, (1 - r.mean_concentric_m_s / fastest) * 100).toFixed(0)}%`;
     }
     $("rom").textContent = r.rom_pct != null ? `${r.rom_pct.toFixed(0)}% of your range` : `${r.rom_mm.toFixed(0)} mm`;
     curve = curve.slice(-5); });
-  source.addEventListener("set", (e) => { const s = JSON.parse(e.data);
+  source.addEventListener("set", (e) => { const s = JSON.parse(e.data); cue("set-end");
     $("vloss").textContent = s.velocity_loss != null ? `${(s.velocity_loss * 100).toFixed(0)}%` : "-"; });
   source.addEventListener("prompt", (e) => { serverPrompt(JSON.parse(e.data)); if (document.body.dataset.screen === "today") loadCheckin(); });
   source.addEventListener("safety", () => { if (document.body.dataset.screen === "unit") loadUnit(); });
