@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.lifter import TrueRep
+
 # (lift, starts at the top, range of motion mm, where the bar is before/after the set)
 LIFTS = {
     "curl": (False, (380.0, 560.0), ("floor",)),
@@ -70,22 +72,12 @@ class RecordingSpec:
             minjerk=r.random() < 0.7)
 
 
-@dataclass(frozen=True)
-class TrueLift:
-    start_s: float
-    turn_s: float
-    end_s: float
-    rom_mm: float
-    mean_concentric_m_s: float
-    kind: str  # "full" | "partial"
-
-
 @dataclass
 class Recording:
     spec: RecordingSpec
     t_s: np.ndarray
     position: np.ndarray  # in the file's unit and axis
-    truth: list[TrueLift] = field(default_factory=list)
+    truth: list[TrueRep] = field(default_factory=list)
 
     @property
     def true_full(self) -> int:
@@ -161,7 +153,7 @@ def generate(seed: int, spec: RecordingSpec | None = None) -> Recording:
     v_last = r.uniform(0.2, 0.38) if spec.grind else v_first * r.uniform(0.7, 0.9)
     ecc_s = r.uniform(1.2, 2.6)
     path = _Path(0.0, spec.minjerk)
-    truth: list[TrueLift] = []
+    truth: list[TrueRep] = []
     # -- before the set
     if spec.before == "floor":
         floor = bottom - r.uniform(400.0, 650.0)
@@ -195,13 +187,13 @@ def generate(seed: int, spec: RecordingSpec | None = None) -> Recording:
             path.move(top - reach if partial else bottom, ecc_s * r.uniform(0.9, 1.1))
             if truth:  # the previous rep's lowering is this one
                 prev = truth[-1]
-                truth[-1] = TrueLift(prev.start_s, prev.turn_s, path.t, prev.rom_mm,
+                truth[-1] = TrueRep(0, prev.start_s, prev.turn_s, path.t, prev.rom_mm,
                                      prev.mean_concentric_m_s, prev.kind)
             if r.random() < spec.pause_bottom:
                 path.hold(r.uniform(0.3, 1.2))
         dur = reach / 1000.0 / v
         t0, t1 = path.move(path.p + reach, dur, "grind" if grind else None)
-        truth.append(TrueLift(t0, t1, t1, reach, reach / 1000.0 / dur,
+        truth.append(TrueRep(0, t0, t1, t1, reach, reach / 1000.0 / dur,
                               "partial" if partial else "full"))
         if top_first:
             if i < n - 1 and r.random() < spec.pause_top:
@@ -213,7 +205,7 @@ def generate(seed: int, spec: RecordingSpec | None = None) -> Recording:
             path.hold(r.uniform(0.3, 1.2))
         path.move(bottom, ecc_s * r.uniform(0.9, 1.1))
         prev = truth[-1]
-        truth[-1] = TrueLift(prev.start_s, prev.turn_s, path.t, prev.rom_mm,
+        truth[-1] = TrueRep(0, prev.start_s, prev.turn_s, path.t, prev.rom_mm,
                              prev.mean_concentric_m_s, prev.kind)
         if i < n - 1:
             path.hold(r.uniform(0.3, 1.5) if r.random() < spec.pause_bottom

@@ -322,16 +322,22 @@ def test_a_red_flag_on_the_panel_pauses_the_program_until_an_all_clear(tmp_path,
     assert (flagged.status, flagged.text()) == (200, json.dumps({"ok": True, "value": FLAG}))
 
 
+def live_page(browser, url: str):
+    """The small panel, the check-in before the session answered, on the live screen."""
+    page = browser.new_page(viewport={"width": 800, "height": 480})
+    page.goto(url)
+    wait_prompt(page, "pre:pain_since_last")
+    page.click('#prompt-body [data-choice="settled"]')
+    page.click('.tab[data-screen="live"]')
+    return page
+
+
 def test_a_rep_recounted_in_a_set_shows_on_the_panel(tmp_path, browser):
     # The simulated person settles with a short pull before the set: shown at first as rep 1,
     # recounted as not a rep once the set's range is clear, and the count follows.
     proc, url = start_run(tmp_path, "--device", "sim://?seed=1&setup_pull=150", speed="5")
     try:
-        page = browser.new_page(viewport={"width": 800, "height": 480})
-        page.goto(url)
-        wait_prompt(page, "pre:pain_since_last")
-        page.click('#prompt-body [data-choice="settled"]')
-        page.click('.tab[data-screen="live"]')
+        page = live_page(browser, url)
         page.wait_for_selector("#recount[data-index='1']:not([hidden])", timeout=60_000)
         assert page.inner_text("#recount") == "Rep 1 recounted: not a rep"
         assert page.evaluate("parseFloat(getComputedStyle(document.getElementById('recount'))"
@@ -377,11 +383,7 @@ def test_load_buttons_say_why_they_are_off_and_step_bigger_when_heavy(tmp_path, 
 def test_the_rest_counts_down_large_with_ready_and_sound_cues(tmp_path, browser):
     proc, url = start_run(tmp_path, speed="3")  # a 75 s rest lasts 25 s here
     try:
-        page = browser.new_page(viewport={"width": 800, "height": 480})
-        page.goto(url)
-        wait_prompt(page, "pre:pain_since_last")
-        page.click('#prompt-body [data-choice="settled"]')
-        page.click('.tab[data-screen="live"]')
+        page = live_page(browser, url)
         page.wait_for_function("document.body.dataset.phase === 'rest'", timeout=60_000)
         # A large countdown, with a Ready button at least 48 px high.
         page.wait_for_selector("#rest-card:not([hidden])")
