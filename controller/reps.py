@@ -43,7 +43,6 @@ class RepConfig:
     hysteresis_floor_mm: float = 20.0  # never less, whatever the range (noise)
     full_fraction: float = 0.85
     partial_fraction: float = 0.40
-    calibration_reps: int = 3
     release_tension_n: float = 9.81  # below 1 kg ...
     release_s: float = 0.5  # ... for this long: the handles were let go
     idle_end_s: float = 20.0  # no movement for this long ends the set
@@ -197,11 +196,7 @@ class RepEngine:
         self._buf.append((t, p, v, f))
         self._last_t = tl[-1]
         out = self._scan(tl, p.tolist(), v.tolist(), f.tolist())
-        self._emitted.update(r.index for r in out)
-        if len(out) > 1 or self.ended_by is not None:  # a later close may have re-read them
-            now = {r.index: r for r in self.reps}
-            out = [now.get(r.index, r) for r in out]
-        return out
+        return self._handed(out) if out else out
 
     def finish(self, reason: str = "end of data") -> list[Rep]:
         """No more samples: close a rep that is on its way down, or one that reached its top
@@ -213,8 +208,14 @@ class RepEngine:
                 out.append(self._close(self._g))
             self.ended_by = reason
             self._reconsider(final=True)
+        return self._handed(out)
+
+    def _handed(self, out: list[Rep]) -> list[Rep]:
+        """Reps handed out now, as they read now: a later close in the same batch (or the
+        set's last pass) may have classed them again; a change after this is a correction."""
         self._emitted.update(r.index for r in out)
-        return [next((x for x in self.reps if x.index == r.index), r) for r in out]
+        now = {r.index: r for r in self.reps}
+        return [now.get(r.index, r) for r in out]
 
     def take_corrections(self) -> list[tuple[Rep, Rep]]:
         """Reps handed out earlier that read differently now, as (was, now); each once."""
@@ -416,18 +417,16 @@ class RepEngine:
         return rep
 
     def _classify(self, rom: float) -> tuple[RepKind, float | None]:
+        """A first reading of a rep as it closes; the set's consensus (rep_set.reconsider,
+        right after) classes it for good."""
         cfg = self.config
         ref = self.reference_mm
-        counted = sum(r.kind != "ignored" for r in self.reps)
         if ref is None:
             if rom < cfg.min_rom_mm:
                 return "ignored", None
             self.reference_mm = rom
             return "full", 100.0
         ratio = rom / ref
-        if not self._carried and counted < cfg.calibration_reps and ratio > 1.0:
-            self.reference_mm = rom  # still calibrating: the range grows to the largest rep
-            return "full", 100.0
         if ratio >= cfg.full_fraction:
             return "full", 100 * ratio
         if ratio >= cfg.partial_fraction:
@@ -730,6 +729,13 @@ class CableRepEngine:
             e.feed(t_s, position_mm[:, i], velocity_m_s[:, i], tension_n[:, i])
         return self.combined.feed(t_s, across_cables(position_mm), across_cables(velocity_m_s),
                                   across_cables(tension_n, total=True))
+
+    def take_corrections(self) -> list[tuple[Rep, Rep]]:
+        """The combined reps read again (the count is the combined one's); the per-cable
+        engines' own corrections are dropped with them."""
+        for e in self.per_cable:
+            e.take_corrections()
+        return self.combined.take_corrections()
 
     def finish(self, reason: str = "end of data") -> list[Rep]:
         for e in self.per_cable:

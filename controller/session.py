@@ -802,10 +802,7 @@ class SessionRunner:
                 await self._rearm(why, item, k)
         except StopRequested:
             ended_by = f"stopped from {self._stop_from}"
-            last = engine.finish(ended_by)
-            self._recount(engine, item, k, load, target, last)
-            for rep in last:
-                self._on_rep(rep, engine, item, k, load, target)
+            self._finish_reps(engine, ended_by, item, k, load, target)
         await self._stop_confirmed()
         rec = record(ended_by)
         self.references[item.exercise] = engine.combined.reference_mm
@@ -838,15 +835,25 @@ class SessionRunner:
                         power_w=None if rep.mean_concentric_power_w is None
                         else round(rep.mean_concentric_power_w, 1))
 
+    def _finish_reps(self, engine: CableRepEngine, why: str, item: ExercisePlan, k: int,
+                     load: float, target: int) -> None:
+        self._show_reps(engine.finish(why), engine, item, k, load, target)
+
+    def _show_reps(self, new: list[Rep], engine: CableRepEngine, item: ExercisePlan, k: int,
+                   load: float, target: int) -> None:
+        """Reps that just ended: any earlier ones they (or the set's end) made read
+        differently first, so the count only moves on from there."""
+        self._recount(engine, item, k, load, target, new)
+        for rep in new:
+            self._on_rep(rep, engine, item, k, load, target)
+
     def _recount(self, engine: CableRepEngine, item: ExercisePlan, k: int, load: float,
                  target: int, pending: list[Rep]) -> None:
         """Reps shown earlier that the set's consensus reads differently now (a first pull
         that was only settling the stance, partial reps once the range is clear): said, sent
         on as corrected reps, and the count shown again."""
         c = engine.combined
-        for e in engine.per_cable:
-            e.take_corrections()  # the count is the combined one's
-        fixes = c.take_corrections()
+        fixes = engine.take_corrections()
         if not fixes:
             return
         # Before the reps that moved the consensus are shown: the count without them.
@@ -883,10 +890,7 @@ class SessionRunner:
             batch = await self._next(q, dev)
             new = engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
                               batch.tension_n)
-            if new:  # reps read again first, so the count only moves on from there
-                self._recount(engine, item, k, value, target, new)
-            for rep in new:
-                self._on_rep(rep, engine, item, k, value, target)
+            self._show_reps(new, engine, item, k, value, target)
             if new and engine.combined.full_reps >= target:
                 # The final rep is over (lowered, the cable slowing at the bottom): only
                 # now does the load come off, never as the final rep begins.
@@ -909,10 +913,7 @@ class SessionRunner:
                 self.supervisor.event("implausible", why)
                 return "safety stop"
             if engine.combined.ended_by is None and docked(batch):
-                last = engine.finish("handles released")
-                self._recount(engine, item, k, value, target, last)
-                for rep in last:
-                    self._on_rep(rep, engine, item, k, value, target)
+                self._finish_reps(engine, "handles released", item, k, value, target)
             if engine.combined.ended_by is not None:
                 unit_deload = getattr(dev, "deload_reason", None)  # the unit took it off
                 if unit_deload and engine.combined.ended_by == "handles released":

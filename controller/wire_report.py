@@ -268,9 +268,7 @@ class _Segment:
             new = engine.feed(msg.t_us / 1e6, msg.position_mm, msg.velocity_m_s,
                               msg.tension_n)
             if new:  # reps read again as the set's range formed, as the session said them
-                for e in engine.per_cable:
-                    e.take_corrections()
-                for was, rep in engine.combined.take_corrections():
+                for was, rep in engine.take_corrections():
                     self.row(at_us, "info", "rep", f"rep {rep.index} recounted: {was.kind} -> "
                              f"{rep.kind}")
             for rep in new:
