@@ -425,13 +425,14 @@ def sim_serve(ctx: click.Context, pty: bool, tcp: tuple[str, int] | None, **opts
 
 
 def _register() -> None:
-    from controller import logs_cli, mqtt_cli, run_cli
+    from controller import logs_cli, mqtt_cli, run_cli, serve_cli
     from controller.checkin_cli import checkin
     from controller.plan_cli import plan
 
     cli.add_command(plan)
     cli.add_command(checkin)
     run_cli.register(cli, _run, _device_option)
+    serve_cli.register(cli, _run, _device_option)
     mqtt_cli.register(cli, _run)
     logs_cli.register(cli)
 

@@ -207,6 +207,9 @@ class CoreRunner:
     def set_next_load(self, kg: float, source: str) -> float:
         return self._core.call_sync(self._runner.set_next_load, kg, source)
 
+    def set_next_mode(self, name: str, source: str) -> str:
+        return self._core.call_sync(self._runner.set_next_mode, name, source)
+
     def end_rest(self, source: str) -> dict[str, Any]:
         return self._core.call_sync(self._runner.end_rest, source)
 

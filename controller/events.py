@@ -22,7 +22,8 @@ from controller.control_core import LoopSink
 
 log = structlog.get_logger("controller.events")
 
-KINDS = ("unit", "state", "rep", "set", "session", "safety", "telemetry")
+SESSION_KINDS = ("unit", "state", "rep", "set", "session", "safety", "telemetry")
+KINDS = (*SESSION_KINDS, "home")  # home: `halfstep serve`'s people, Start and the summary
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ class Exercise(Strict):
     loads: list[Region] = []  # body regions it loads; empty: from its name and kind
     # Mean concentric velocity at 1RM (m/s); None: 0.30 for large lower-body moves, else 0.17.
     min_velocity_m_s: Annotated[float, Field(ge=0.05, le=1.0)] | None = None
+    # How its sets are done (controller/load_modes.py); changeable between sets on the panel.
+    mode: Literal["standard", "eccentric", "chains", "spotter", "just_lift"] = "standard"
 
 
 class PhaseName(StrEnum):
@@ -153,6 +155,7 @@ class SetLog(Strict):
     rpe: Annotated[float, Field(ge=1, le=10)] | None = None
     rir: Annotated[int, Field(ge=0, le=20)] | None = None
     assessment: bool = False  # a submaximal test set, not a working set
+    mode: str = "standard"  # the load mode it was done in (controller/load_modes.py)
     ended_by: str | None = None  # target reached, handles released, stopped from ..., link lost
 
 

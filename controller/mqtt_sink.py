@@ -22,7 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from controller.events import Event, EventBus
+from controller.events import SESSION_KINDS, Event, EventBus
 from controller.mqtt_config import MqttSettings, unit_id
 from controller.mqtt_payloads import (
     DELIVERY,
@@ -146,7 +146,7 @@ class MqttSink:
     # ---- lifetime ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> MqttSink:
-        self._unsubscribe = self.bus.subscribe(self.offer)
+        self._unsubscribe = self.bus.subscribe(self.offer, SESSION_KINDS)
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import inspect
 import ipaddress
 import json
 import math
@@ -33,9 +34,10 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from controller import questions
+from controller import load_modes, questions
 from controller.control_core import to_loop
 from controller.events import Event, jsonable
+from controller.home import Home
 from controller.inputs import JsonNumber, load_kg, loads_json
 from controller.loads import LoadError
 from controller.panel_io import AnswerError, PersonIO
@@ -43,7 +45,7 @@ from controller.plan_cli import load_plan
 from controller.plan_updates import ClearanceError
 from controller.progress import progress
 from controller.safety import SafetyRefusal
-from controller.session import SessionRunner
+from controller.session import LiveState, SessionRunner
 from controller.validation import describe
 
 log = structlog.get_logger("controller.panel")
@@ -97,6 +99,24 @@ class ClearRequest(BaseModel):
     by: str
     date: str | None = None  # YYYY-MM-DD; default: today
     confirm: bool
+
+
+class PersonChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    id: str
+
+
+class NewPerson(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str
+    kind: str
+    painful: list[str] = []
+    sessions_per_week: int | None = None
+
+
+class ModeChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    mode: str
 
 
 class Login(BaseModel):
@@ -262,10 +282,11 @@ class Sessions:
 
 
 class Panel:
-    def __init__(self, runner: SessionRunner, io: PersonIO, plan_path: Path, host: str,
+    def __init__(self, runner: SessionRunner, io: PersonIO, plan_path: Path | None, host: str,
                  port: int, pin: dict[str, str] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
-        self.runner, self.io, self.plan_path = runner, io, plan_path
+                 clock: Callable[[], float] = time.monotonic, home: Home | None = None):
+        self.runner, self.io, self._plan_path = runner, io, plan_path
+        self.home = home  # `halfstep serve`: people, Start and the summary
         self.host, self.port = host, port
         self.pin = pin
         self.sessions = Sessions(clock)
@@ -282,8 +303,13 @@ class Panel:
         # Prompts and lines said go to the open pages, on this loop whichever thread says them
         # (the session runs on the control core's).
         io.on_change = to_loop(self._broadcast)
-        self._progress_cache: tuple[tuple[int, int], bytes] | None = None
+        self._progress_cache: tuple[tuple[str, int, int], bytes] | None = None
         self._pool: ProcessPoolExecutor | None = None  # progress charts, off this process
+
+    @property
+    def plan_path(self) -> Path | None:
+        """The plan on screen: the current person's under `halfstep serve`."""
+        return self.home.plan_path if self.home is not None else self._plan_path
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -300,6 +326,9 @@ class Panel:
             web.post("/api/login", self._login), web.get("/api/checkin", self._checkin_q),
             web.post("/api/checkin", self._checkin), web.post("/api/clear", self._clear),
             web.post("/api/red-flag", self._red_flag),
+            web.get("/api/home", self._home), web.post("/api/person", self._person),
+            web.post("/api/start", self._start), web.post("/api/home", self._go_home),
+            web.post("/api/people", self._add_person), web.post("/api/mode", self._mode),
         ])
         self._runner_app = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner_app.setup()
@@ -420,8 +449,11 @@ class Panel:
         return web.FileResponse(STATIC / "index.html")
 
     def _snapshot(self) -> dict[str, Any]:
-        return {"state": asdict(self.runner.state), "prompt": None if self.io.prompt is None
-                else self.io.prompt.as_dict(), "said": list(self.io.said)[-30:],
+        state = getattr(self.runner, "state", None)
+        prompt = self.io.prompt
+        return {"state": asdict(state if state is not None else LiveState()),
+                "prompt": None if prompt is None else prompt.as_dict(),
+                "said": list(self.io.said)[-30:],
                 "unit": self.unit, "last_rep": self.last_rep, "pin": self.pin is not None,
                 "now": time.time()}
 
@@ -429,9 +461,22 @@ class Panel:
         return web.json_response(self._snapshot(), dumps=_dumps)
 
     async def _today(self, request: web.Request) -> web.Response:
-        return web.json_response(self.runner.rx.as_dict(), dumps=_dumps)
+        rx = getattr(self.runner, "rx", None)
+        if rx is None:
+            return _error(409, "no one is chosen yet: pick who is training on the home screen")
+        return web.json_response(today_view(self.runner.plan, rx, self.runner.state,
+                                            self._unit_modes()), dumps=_dumps)
+
+    def _unit_modes(self) -> int | None:
+        dev = getattr(self.runner, "dev", None)
+        if dev is not None and dev.info is not None:
+            return dev.info.modes
+        modes = self.unit.get("modes")
+        return modes if isinstance(modes, int) else None
 
     async def _progress(self, request: web.Request) -> web.Response:
+        if self.plan_path is None:
+            return _error(409, "no one is chosen yet: pick who is training on the home screen")
         try:
             body = await self._progress_body()
         except Exception as e:  # a plan being rewritten at the end of a session
@@ -442,15 +487,17 @@ class Panel:
         """Computed again only when the plan file has changed, in a worker process: reading
         and charting a long history holds the interpreter (and makes garbage) for a while,
         which a thread of this process would share with the control core."""
-        st = self.plan_path.stat()
-        key = (st.st_mtime_ns, st.st_size)
+        path = self.plan_path
+        assert path is not None
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
         cached = self._progress_cache
         if cached is not None and cached[0] == key:
             return cached[1]
         if self._pool is None:
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         body = await asyncio.get_running_loop().run_in_executor(
-            self._pool, progress_body, str(self.plan_path))
+            self._pool, progress_body, str(path))
         self._progress_cache = (key, body)
         return body
 
@@ -496,6 +543,65 @@ class Panel:
         result = await self.runner.stop("panel")
         return web.json_response({"ok": True, **result})
 
+    # ---- the home screen (halfstep serve) -----------------------------------------------------
+
+    def _no_home(self) -> web.Response:
+        return _error(409, "this panel belongs to one session (halfstep run): people, Start "
+                           "and the summary come with halfstep serve")
+
+    async def _home(self, request: web.Request) -> web.Response:
+        if self.home is None:
+            return web.json_response({"serve": False})
+        return web.json_response(self.home.snapshot(), dumps=_dumps)
+
+    async def _home_call(self, call: Any) -> web.Response:
+        from controller.home import HomeError
+
+        if self.home is None:
+            return self._no_home()
+        try:
+            result = call()
+            if inspect.isawaitable(result):
+                result = await result
+        except HomeError as e:
+            return _error(e.status, e.reason, field=e.field)
+        return web.json_response(result, dumps=_dumps)
+
+    async def _person(self, request: web.Request) -> web.Response:
+        body = await _body(request, PersonChoice)
+        if isinstance(body, web.Response):
+            return body
+        return await self._home_call(lambda: self.home.select(body.id))  # type: ignore[union-attr]
+
+    async def _start(self, request: web.Request) -> web.Response:
+        """Start today's session for the person on screen (behind the PIN off the loopback,
+        like every load: the motor is started from the unit, by its people)."""
+        return await self._home_call(lambda: self.home.start())  # type: ignore[union-attr]
+
+    async def _go_home(self, request: web.Request) -> web.Response:
+        return await self._home_call(lambda: self.home.go_home())  # type: ignore[union-attr]
+
+    async def _add_person(self, request: web.Request) -> web.Response:
+        body = await _body(request, NewPerson)
+        if isinstance(body, web.Response):
+            return body
+        return await self._home_call(lambda: self.home.add_person(  # type: ignore[union-attr]
+            body.name, body.kind, body.painful, body.sessions_per_week))
+
+    async def _mode(self, request: web.Request) -> web.Response:
+        """The next set's load mode, between sets, through the same gate as a load."""
+        body = await _body(request, ModeChoice)
+        if isinstance(body, web.Response):
+            return body
+        if body.mode not in load_modes.MODES:
+            return _error(400, f"{body.mode!r} is not a load mode", field="mode",
+                          allowed=", ".join(load_modes.MODES))
+        try:
+            value = self.runner.set_next_mode(body.mode, "panel")
+        except SafetyRefusal as e:
+            return _error(409, e.cause, field="mode", allowed=e.allowed)
+        return web.json_response({"ok": True, "mode": value})
+
     async def _ready(self, request: web.Request) -> web.Response:
         """"Ready" during a rest: the next set now."""
         got = self.runner.end_rest("panel")
@@ -523,8 +629,10 @@ class Panel:
 
     async def _checkin_q(self, request: web.Request) -> web.Response:
         q = questions.since_last(self.runner.plan.profile.painful_regions, checkin=True)
+        # Asked about the last session: open once there is one, and no session asks its own.
         return web.json_response({"question": q.as_dict(), "open": self.runner.state.phase ==
-                                  "idle" and not self.runner.io_busy()}, dumps=_dumps)
+                                  "idle" and not self.runner.io_busy()
+                                  and bool(self.runner.plan.history)}, dumps=_dumps)
 
     async def _checkin(self, request: web.Request) -> web.Response:
         """The next-morning check-in: the same question and rules as `halfstep checkin`."""
@@ -669,6 +777,22 @@ def _put(q: asyncio.Queue[str], msg: str) -> None:
     if q.full():
         q.get_nowait()
     q.put_nowait(msg)
+
+
+def today_view(plan: Any, rx: Any, state: Any, unit_modes: int | None) -> dict[str, Any]:
+    """Today's prescription for the panel: each exercise with its load mode, the modes this
+    unit offers, and last time's sets (what a lifter compares against)."""
+    from controller.records import last_time
+
+    view = rx.as_dict()
+    exercises = {e.name: e for e in plan.program.exercises}
+    for item in view["items"]:
+        ex = exercises.get(item["exercise"])
+        item["mode"] = ex.mode if ex is not None else "standard"
+        item["last"] = last_time(plan, item["exercise"])
+    view["modes"] = load_modes.as_list(unit_modes)
+    view["name"] = plan.profile.name
+    return view
 
 
 def progress_body(plan_path: str) -> bytes:

@@ -22,6 +22,7 @@ from controller.assessment import (
     mvt_for,
 )
 from controller.dose import BAND, DOSE, Dose
+from controller.exercise_guide import Guide, breathing_cue, guide, tempo_cue
 from controller.models import Exercise, PhaseName, PlanFile, ProfileKind, SessionLog
 from controller.pauses import CLEAR_HINT, Pause, last_red_flag, pause_state, settle_reports
 from controller.red_flags import describe
@@ -42,7 +43,8 @@ from controller.replay import (
 
 __all__ = ["BAND", "CLEAR_HINT", "DOSE", "GRID", "ExercisePlan", "Pause", "Prescription", "Reason",
            "estimate_from_reps", "floor_grid", "next_session", "pain_for", "pause_state",
-           "phase_of", "replay", "settle_reports", "step_kg", "technique", "training_week"]
+           "phase_of", "replay", "settle_reports", "step_kg", "technique", "training_week",
+           "warmup_kg"]
 
 ADAPTATION_CAP = 0.60  # PHASE-1: adaptation stays within 40-60% 1RM
 GAP_CUT_PER_WEEK = 0.10
@@ -51,6 +53,9 @@ RED_CUT = 0.10  # PAIN-RED, PAIN-SETTLE, DELOAD-1
 CLEARANCE_CUT = 0.30  # FLAG-1: back after a red flag, as after the longest gap
 REASSESS_DAYS = 35  # REASSESS-1: reassess every 4-6 weeks (5)
 RAMP_STEP = 0.10  # PROG-1: toward the profile's band, never more than 10% a session
+WARMUP_FRACTION = 0.5  # WARMUP-1: one light set at about half the working load
+WARMUP_MIN_WORK_KG = 2.0  # WARMUP-1: at or below this working load, no warm-up set
+WARMUP_REPS = {ProfileKind.ATHLETE: 8, ProfileKind.PAIN: 10, ProfileKind.OLDER: 10}
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,26 @@ class ExercisePlan:
     cap_kg: float | None = None  # the most a set may carry today, whoever asks
     test_fraction: float | None = None  # a ladder: no test set above this of the estimate
     mvt_m_s: float | None = None  # a ladder: the exercise's minimum velocity threshold
+    warmup_kg: float | None = None  # WARMUP-1: one light set before the working sets
+    warmup_reps: int = 0
+    guide: Guide | None = None  # setup, cues, what to avoid, a drawing (exercise_guide.py)
+
+    @property
+    def dose_plain(self) -> str:
+        """Today's dose for this exercise in one plain sentence (loads in kg, 1 decimal)."""
+        if self.kind == "assessment":
+            return (f"A few test sets, each a little heavier, starting at {self.load_kg:.1f} "
+                    "kg; stop each when you have 2-3 reps left")
+        if self.kind == "warmup":  # the session runner's warm-up set, made from a work item
+            kg = self.warmup_kg if self.warmup_kg is not None else self.load_kg
+            return f"One light warm-up set of {self.target_reps} at {kg:.1f} kg"
+        text = (f"{self.sets} set{'s' if self.sets != 1 else ''} of {self.target_reps} at "
+                f"{self.load_kg:.1f} kg"
+                + (f", {self.rest_s} s rest between sets" if self.sets > 1 else ""))
+        if self.warmup_kg is not None:
+            text += (f", after one light warm-up set of {self.warmup_reps} at "
+                     f"{self.warmup_kg:.1f} kg")
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         return {"exercise": self.exercise, "kind": self.kind, "sets": self.sets,
@@ -89,6 +114,9 @@ class ExercisePlan:
                 "change": self.change, "one_rm_kg": self.one_rm_kg,
                 "assessment_loads_kg": list(self.assessment_loads_kg), "cap_kg": self.cap_kg,
                 "test_fraction": self.test_fraction, "mvt_m_s": self.mvt_m_s,
+                "warmup_kg": self.warmup_kg, "warmup_reps": self.warmup_reps,
+                "dose_plain": self.dose_plain,
+                "guide": None if self.guide is None else self.guide.as_dict(),
                 "reasons": [r.as_dict() for r in self.reasons]}
 
 
@@ -103,8 +131,29 @@ class Prescription:
     advice: str = ""
     too_soon: dict[str, Any] | None = None  # SPACE-1: the last session was too recent
 
+    @property
+    def headline(self) -> str:
+        """Today in one plain line for the person (the panel's header)."""
+        if self.status == "paused":
+            return "Paused until a clinician's all-clear"
+        if self.too_soon is not None:
+            when = "today" if self.too_soon.get("hours") == 0 else "yesterday"
+            return f"Rest day recommended: last session was {when}"
+        checks = {r.rule for i in self.items for r in i.reasons}
+        tests_only = bool(self.items) and all(i.kind == "assessment" for i in self.items)
+        if self.phase == PhaseName.ASSESSMENT or (tests_only and "ASSESS-1" in checks):
+            return "First sessions: finding your starting loads"
+        if tests_only:
+            if "RECAL-1" in checks:
+                return "Welcome back: a short check of where you are"
+            return f"Week {self.week}: a check of your level"
+        return {PhaseName.ADAPTATION: f"Week {self.week}: getting used to the movements",
+                PhaseName.PROGRESSION: f"Week {self.week}: building strength step by step",
+                PhaseName.MAINTENANCE: "Keeping what you have built"}[self.phase]
+
     def as_dict(self) -> dict[str, Any]:
         return {"date": self.date.isoformat(), "week": self.week, "phase": self.phase.value,
+                "headline": self.headline,
                 "status": self.status, "advice": self.advice, "too_soon": self.too_soon,
                 "reasons": [r.as_dict() for r in self.reasons],
                 "items": [i.as_dict() for i in self.items]}
@@ -165,10 +214,12 @@ def _phase_plain(phase: PhaseName, week: int) -> str:
             PhaseName.MAINTENANCE: f"Week {week}: keeping what you have built."}[phase]
 
 
-def _cues(plan: PlanFile, phase: PhaseName) -> tuple[str, ...]:
-    cues = ["Breathe out as you pull and in as you return; never hold your breath."]
+def _cues(plan: PlanFile, ex: Exercise, phase: PhaseName) -> tuple[str, ...]:
+    """CUE-1: breathing in the movement's words (exercise_guide.py, one source for the
+    terminal and the panel), technique first early on, and the pain rule for pain profiles."""
+    cues = [breathing_cue(ex)]
     if phase in (PhaseName.ASSESSMENT, PhaseName.ADAPTATION):
-        cues.append("Technique first: the whole range, about 2 s out and 2-3 s back.")
+        cues.append(tempo_cue(ex))
     if plan.profile.kind != ProfileKind.ATHLETE:
         cues.append("Pain up to 3/10 while training is fine; at 4-5 hold and tell us; "
                     "stop if it passes 5.")
@@ -189,7 +240,16 @@ def _ladder(plan: PlanFile, ex: Exercise, st: ExerciseState, rule: str, text: st
                                  "one_rm_kg": None if st.one_rm is None else round(st.one_rm, 1)},
                     plain)
     return ExercisePlan(ex.name, "assessment", sets, (1, 10), 10, start, DOSE[kind].rest_s, cues,
-                        (reason,), "assess", st.one_rm, (start,), cap, frac, mvt_for(ex))
+                        (reason,), "assess", st.one_rm, (start,), cap, frac, mvt_for(ex),
+                        guide=guide(ex))
+
+
+def warmup_kg(load: float) -> float | None:
+    """WARMUP-1: one light set at about half the working load, on the 0.5 kg grid (at least
+    0.5 kg); none when the working load is 2 kg or less (the working sets are the warm-up)."""
+    if load <= WARMUP_MIN_WORK_KG:
+        return None
+    return max(GRID, floor_grid(load * WARMUP_FRACTION))
 
 
 def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseName,
@@ -197,7 +257,7 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
     kind = plan.profile.kind
     dose = DOSE[kind]
     st = replay(plan, ex, today)
-    cues = _cues(plan, phase)
+    cues = _cues(plan, ex, phase)
     unit_max = plan.program.unit_max_kg
     how = ("stop each set when you feel 2-3 more reps would be possible (at most 10), then say "
            "how many more you could have done")
@@ -253,9 +313,12 @@ def _plan_exercise(plan: PlanFile, ex: Exercise, today: dt.date, phase: PhaseNam
         load = cap
     # Reductions stop at the smallest load there is: resistance never disappears silently.
     load = min(max(GRID, load), max(GRID, cap))
+    warm = warmup_kg(load)
     return ExercisePlan(ex.name, "work", sets, reps, max(reps[0], min(target, reps[1])),
                         load, dose.rest_s, cues, tuple(reasons), change, st.one_rm,
-                        cap_kg=max(GRID, cap))
+                        cap_kg=max(GRID, cap), warmup_kg=warm,
+                        warmup_reps=WARMUP_REPS[kind] if warm is not None else 0,
+                        guide=guide(ex))
 
 
 def _start(plan: PlanFile, ex: Exercise, st: ExerciseState, dose: Dose, today: dt.date,

@@ -9,11 +9,11 @@ def _f(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def rep_line(rep: Rep, count: int, target: int) -> str:
+def rep_line(rep: Rep, count: int, target: int | None) -> str:
     """One rep as it ends, for a live display: kind, count toward the target, the figures."""
     kind = {"full": "rep", "partial": "partial", "ignored": "ignored"}[rep.kind]
     pct = f" ({rep.rom_pct:3.0f}%)" if rep.rom_pct is not None else ""
-    return (f"  {kind:7s} {count:2d}/{target}  range {rep.rom_mm:4.0f} mm{pct}  "
+    return (f"  {kind:7s} {count:2d}/{target or '-'}  range {rep.rom_mm:4.0f} mm{pct}  "
             f"concentric {rep.mean_concentric_m_s:.2f} m/s in {rep.concentric_s:.1f} s, "
             f"eccentric {rep.eccentric_s:.1f} s")
 

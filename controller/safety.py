@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from controller.load_modes import mode, offered
 from controller.loads import LoadError, check_load
 
 log = structlog.get_logger("controller.safety")
@@ -98,6 +99,26 @@ class Supervisor:
             self.refuse("a remote request cannot raise the load during a set", value,
                          allowed_kg, source)
         return value
+
+    def check_mode(self, name: str, kg: float, *, allowed_kg: float, unit_modes: int | None,
+                   source: str = "session") -> float:
+        """A load mode for a set at `kg`: the unit must offer it, and its peak (the heaviest
+        pull in a rep: eccentric's lowering, chains at full extension) must fit under the same
+        cap as the load itself. Returns the peak, or SafetyRefusal saying why."""
+        try:
+            m = mode(name)
+        except ValueError as e:
+            self.event("refused", str(e), source=source)
+            raise SafetyRefusal(str(e)) from None
+        if not offered(name, unit_modes):
+            self.refuse(f"this unit does not offer the {m.label} mode", kg, None, source)
+        peak = round(kg * m.peak, 2)
+        if peak > allowed_kg + 1e-9 or peak > self.unit_max_kg + 1e-9:
+            most = min(allowed_kg, self.unit_max_kg)
+            self.refuse(f"{m.label} at {kg:.1f} kg pulls up to {peak:.1f} kg, above the "
+                        f"{most:.1f} kg allowed for this set: choose a lighter load first",
+                        kg, max(0.5, (most / m.peak) // 0.5 * 0.5), source)
+        return peak
 
     def refuse(self, why: str, value: float, allowed_kg: float | None, source: str) -> None:
         """Report and raise; `allowed_kg` None when no load would do (mid-set, say)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 
-from controller import assessment, questions, red_flags
+from controller import assessment, load_modes, questions, red_flags
 from controller.body_regions import hurt_regions, loaded_regions
 from controller.events import EventBus
 from controller.handles import docked, wait_docked, wait_handles_up
@@ -48,6 +49,7 @@ BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 FRESH_S = 0.5  # samples older than this by the unit's clock never arm a set
 ARM_ATTEMPTS = 3  # loads refused as not ready (fresh HELLO between) before giving up
 INTERRUPT_STOP_S = 1.0  # Ctrl-C: how long STOP has to be confirmed
+WARMUP_REST_S = 60  # after the warm-up set, before the first working set (at most)
 
 
 class LinkLost(LinkClosed):
@@ -88,6 +90,8 @@ class LiveState:
     link: str = "ok"
     reason: str | None = None
     program: str = "active"  # active | paused (a red flag, until an all-clear)
+    step: str | None = None  # the set ready or under way: warmup | work | assessment
+    mode: str | None = None  # its load mode (controller/load_modes.py)
     pause: dict[str, Any] | None = None  # the flag, its date and the advice, while paused
 
 
@@ -154,7 +158,7 @@ class SessionRunner:
                  brief: Callable[[DeviceClient, ExercisePlan, float], None] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  bus: EventBus | None = None,
-                 save: Callable[[PlanFile], None] | None = None):
+                 save: Callable[[PlanFile], None] | None = None, warmups: bool = False):
         self.connect = connect
         self.plan = plan
         self.history = history
@@ -163,6 +167,7 @@ class SessionRunner:
         self.brief = brief  # tells a simulated person what the panel would show
         self.sleep = sleep
         self.save = save  # writes the plan file (check-ins, flags, the session's log)
+        self.warmups = warmups  # a light set before each exercise's first working set
         self.dev: DeviceClient | None = None
         self.session_id = 0
         self.supervisor = Supervisor(plan.program.unit_max_kg, on_event=self._safety_event)
@@ -176,6 +181,8 @@ class SessionRunner:
         self._program_state()
         self._upcoming: tuple[ExercisePlan, int, float] | None = None  # the next set
         self._chosen: dict[str, float] = {}  # loads chosen between sets, per exercise
+        self._modes: dict[str, str] = {}  # load modes chosen between sets, per exercise
+        self._mode_sent: dict[int, str] = {}  # the mode last sent, per client
         self._stop_from: str | None = None
         self._need_dock = False  # after a STOP or a refused load: from the dock only
         self._told: dict[int, int] = {}  # driver notices said so far, per client
@@ -499,7 +506,8 @@ class SessionRunner:
             record = stop.args[0]
             result.status = "safety stop"
         result.sets.append(record)
-        self._logs.append(self._set_log(item, record))
+        if item.kind != "warmup":  # the planner reads working and test sets only
+            self._logs.append(self._set_log(item, record, self._mode_for(item)))
         return record
 
     def _note_rir(self, rir: Any) -> None:
@@ -509,6 +517,8 @@ class SessionRunner:
     async def _working_sets(self, item: ExercisePlan, result: SessionResult) -> None:
         """The prescribed sets at the day's load; reps in reserve asked during each rest."""
         loads = (item.load_kg,) * item.sets
+        if not await self._warmup_set(item, result):
+            return
         for k, planned in enumerate(loads, 1):
             if await self._one_set(item, k, planned, result) is None or \
                     result.status != "finished":
@@ -522,6 +532,30 @@ class SessionRunner:
                 self._set_state(phase="paused", reason="reps in reserve", next_kg=None,
                                 rest_until=None)
                 self._note_rir(await self._ask(rir_q))
+
+    async def _warmup_set(self, item: ExercisePlan, result: SessionResult) -> bool:
+        """WARMUP-1: one light set before the first working set (when the plan gives one and
+        this surface does them); False when the session should not go on."""
+        kg = getattr(item, "warmup_kg", None)
+        if not self.warmups or not kg:
+            return True
+        reps = int(getattr(item, "warmup_reps", 0) or 10)
+        warm = dataclasses.replace(item, kind="warmup", target_reps=reps, cap_kg=kg)
+        self.io.say(f"  warm-up: {kg:.1f} kg x {reps}, easy")
+        if await self._one_set(warm, 0, kg, result) is None or result.status != "finished":
+            return False
+        self._chosen.pop(item.exercise, None)  # a load chosen for the warm-up stays there
+        self._upcoming = (item, 1, item.load_kg)
+        await self._rest(min(item.rest_s, WARMUP_REST_S), None)
+        return True
+
+    def _mode_for(self, item: ExercisePlan) -> str:
+        """Working sets are done in the mode chosen (the plan's, or a surface's between sets);
+        warm-ups and test sets always in the standard mode (a test needs a constant load)."""
+        if item.kind != "work":
+            return "standard"
+        ex = next((e for e in self.plan.program.exercises if e.name == item.exercise), None)
+        return self._modes.get(item.exercise, ex.mode if ex is not None else "standard")
 
     async def _ladder(self, item: ExercisePlan, result: SessionResult) -> None:
         """ASSESS-1: rising test sets, each ended by the person (or by the speed) with 2-3
@@ -565,8 +599,9 @@ class SessionRunner:
 
     def _emit_session(self, result: SessionResult, status: str, pain: int | None = None) -> None:
         result.session_id = self.session_id
-        self._set_state(phase="idle", exercise=None, set_index=None, sets=None,
-                        target_reps=None, next_kg=None, next_max_kg=None, rest_until=None,
+        self._set_state(phase="idle", exercise=None, set_index=None, sets=None, step=None,
+                        mode=None, target_reps=None, next_kg=None, next_max_kg=None,
+                        rest_until=None,
                         applied_kg=0.0, power_w=None, reason=f"session {status}")
         self.bus.emit("session", session=self.session_id, day=self.today.isoformat(),
                       status=status, sets=len(result.sets),
@@ -577,7 +612,8 @@ class SessionRunner:
     def _next_range(self, item: ExercisePlan, planned: float) -> tuple[float, float]:
         """Loads a person (or a remote) may choose for a set: down to the smallest step, up to
         the plan's cap for the day (an assessment set never above its own load)."""
-        hi = planned if item.kind == "assessment" or item.cap_kg is None else item.cap_kg
+        hi = planned if item.kind in ("assessment", "warmup") or item.cap_kg is None \
+            else item.cap_kg
         return GRID, max(hi, planned)
 
     def _load_for(self, item: ExercisePlan, planned: float) -> float:
@@ -597,10 +633,49 @@ class SessionRunner:
         value = self.supervisor.check_target(kg, allowed_kg=hi, source=source)
         if value < lo:
             self.supervisor.refuse("a set needs some load", value, hi, source)
+        self.supervisor.check_mode(self._mode_for(item), value, allowed_kg=hi,
+                                   unit_modes=self._unit_modes(), source=source)
         self._chosen[item.exercise] = value
         log.info("next_load_chosen", exercise=item.exercise, load_kg=value, source=source)
         self._set_state(next_kg=value)
         return value
+
+    def set_next_mode(self, name: str, source: str) -> str:
+        """Choose the load mode of the next set (and this exercise's sets after it), between
+        working sets only, through the same gate as a load: the mode's peak at the next set's
+        load must fit under its cap. SafetyRefusal says why not."""
+        if self.state.phase == "set":
+            self.supervisor.refuse("a set is in progress: the mode can be changed between "
+                                    "sets only", self.state.applied_kg, None, source)
+        if self._upcoming is None:
+            self.supervisor.refuse("no set is coming up: a mode can be chosen while a set "
+                                    "is ready or during the rest before it", 0.0, None, source)
+        item, _, planned = self._upcoming
+        if item.kind != "work":
+            what = "a warm-up" if item.kind == "warmup" else "a test set"
+            self.supervisor.refuse(f"{what} is done in the standard mode (a steady load); "
+                                    "modes apply to working sets", planned, None, source)
+        load = self._load_for(item, planned)
+        hi = self._next_range(item, planned)[1]
+        self.supervisor.check_mode(name, load, allowed_kg=hi, unit_modes=self._unit_modes(),
+                                   source=source)
+        self._modes[item.exercise] = name
+        log.info("next_mode_chosen", exercise=item.exercise, mode=name, source=source)
+        self._set_state(mode=name)
+        return name
+
+    def _unit_modes(self) -> int | None:
+        dev = self.dev
+        return dev.info.modes if dev is not None and dev.info is not None else None
+
+    async def _send_mode(self, dev: DeviceClient, item: ExercisePlan, name: str) -> None:
+        """The set's mode to the unit before its load; nothing is sent for the standard mode
+        on a link that never had another (the common path stays as it was)."""
+        wire_mode = "standard" if name == "just_lift" else name
+        if self._mode_sent.get(id(dev), "standard") == wire_mode:
+            return
+        await dev.set_mode(*load_modes.wire(wire_mode, self.references.get(item.exercise)))
+        self._mode_sent[id(dev)] = wire_mode
 
     def end_rest(self, source: str) -> dict[str, Any]:
         """"Ready" on a surface: the rest ends now and the next set is armed (its load comes
@@ -656,7 +731,8 @@ class SessionRunner:
         self.io.say(f"  rest {seconds} s")
         self._set_state(phase="rest", rest_until=time.time() + seconds / _speed(),
                         next_kg=self._load_for(item, planned),
-                        next_max_kg=self._next_range(item, planned)[1], reason=None)
+                        next_max_kg=self._next_range(item, planned)[1], reason=None,
+                        step=item.kind, mode=self._mode_for(item))
         self._ready = asyncio.Event()
         rest = asyncio.ensure_future(_first(self.sleep(seconds), self._ready.wait()))
         woke = asyncio.ensure_future(self._wake.wait())
@@ -689,6 +765,7 @@ class SessionRunner:
         assert info is not None
         self.bus.emit("unit", url=dev.url, serial=info.serial,
                       firmware=info.firmware_version, cable_count=info.cable_count,
+                      modes=info.modes,
                       max_kg=min(self.plan.program.unit_max_kg, info.max_load_half_kg / 2))
         self._set_state(link="ok", reason=None)
 
@@ -737,7 +814,9 @@ class SessionRunner:
     async def _run_set(self, item: ExercisePlan, k: int, load: float) -> SetRecord:
         dev = self.dev
         assert dev is not None and dev.info is not None
-        target = 10 if item.kind == "assessment" else item.target_reps
+        mode_name = self._mode_for(item)
+        target: int | None = 10 if item.kind == "assessment" else (
+            item.target_reps if load_modes.mode(mode_name).target else None)
         engine = CableRepEngine(dev.info.cable_count,
                                 reference_mm=self.references.get(item.exercise))
         started = now()
@@ -752,12 +831,17 @@ class SessionRunner:
         self._partial = record
         if self.brief is not None:
             self.brief(dev, item, load)
+            if target is None and hasattr(dev, "target_reps"):
+                dev.target_reps = None  # Just Lift: a unit counting reps has no target either
         # A unit that calibrates on the first reps of every set (a Vitruvian): those are
         # counted apart, never as work and never towards the target.
         self._warmup = self._warmup_left = int(getattr(dev, "warmup_reps", 0) or 0)
-        self.io.say(f"  set {k}: {load:.1f} kg x {target} - take up the handles")
+        self.io.say(f"  {'warm-up' if item.kind == 'warmup' else f'set {k}'}: {load:.1f} kg x "
+                    f"{target or 'as many as you like (Just Lift)'}"
+                    + ("" if mode_name in ("standard", "just_lift") else f", {mode_name}")
+                    + " - take up the handles")
         self._set_state(phase="armed", exercise=item.exercise, set_index=k,
-                        sets=item.sets, target_reps=target,
+                        sets=item.sets, target_reps=target, step=item.kind, mode=mode_name,
                         reps=0, partial_reps=0, power_w=None, next_kg=load,
                         next_max_kg=self._next_range(item, load)[1], rest_until=None,
                         reason=None, link=self.supervisor.link)
@@ -780,11 +864,14 @@ class SessionRunner:
                         # A load chosen on a surface while this set was ready applies to it.
                         load = self._chosen.get(item.exercise, load)
                         self.supervisor.arm()  # the person took up the handles at the unit
-                        value = self.supervisor.check(
-                            load, allowed_kg=self._next_range(item, load)[1])
+                        allowed = self._next_range(item, load)[1]
+                        value = self.supervisor.check(load, allowed_kg=allowed)
+                        self.supervisor.check_mode(mode_name, value, allowed_kg=allowed,
+                                                   unit_modes=dev.info.modes)
                         loop = asyncio.get_running_loop()
-                        give_up_at = loop.time() + max(180.0, target * 20.0)
+                        give_up_at = loop.time() + max(180.0, (target or 15) * 20.0)
                         try:
+                            await self._send_mode(dev, item, mode_name)
                             await dev.set_load(value)
                         except CommandRejected as e:
                             if e.error != ErrorCode.NOT_READY or attempt == ARM_ATTEMPTS:
@@ -816,7 +903,7 @@ class SessionRunner:
         return rec
 
     def _on_rep(self, rep: Rep, engine: CableRepEngine, item: ExercisePlan, k: int,
-                load: float, target: int) -> None:
+                load: float, target: int | None) -> None:
         c = engine.combined
         if self._warmup_left and rep.kind == "full" and c.reps and c.reps[-1] is rep:
             c.reps.pop()  # the unit's calibration rep: shown, not counted or measured as work
@@ -836,11 +923,11 @@ class SessionRunner:
                         else round(rep.mean_concentric_power_w, 1))
 
     def _finish_reps(self, engine: CableRepEngine, why: str, item: ExercisePlan, k: int,
-                     load: float, target: int) -> None:
+                     load: float, target: int | None) -> None:
         self._show_reps(engine.finish(why), engine, item, k, load, target)
 
     def _show_reps(self, new: list[Rep], engine: CableRepEngine, item: ExercisePlan, k: int,
-                   load: float, target: int) -> None:
+                   load: float, target: int | None) -> None:
         """Reps that just ended: any earlier ones they (or the set's end) made read
         differently first, so the count only moves on from there."""
         self._recount(engine, item, k, load, target, new)
@@ -848,7 +935,7 @@ class SessionRunner:
             self._on_rep(rep, engine, item, k, load, target)
 
     def _recount(self, engine: CableRepEngine, item: ExercisePlan, k: int, load: float,
-                 target: int, pending: list[Rep]) -> None:
+                 target: int | None, pending: list[Rep]) -> None:
         """Reps shown earlier that the set's consensus reads differently now (a first pull
         that was only settling the stance, partial reps once the range is clear): said, sent
         on as corrected reps, and the count shown again."""
@@ -865,7 +952,7 @@ class SessionRunner:
                         f"{_kind_word(rep.kind)}" + (f" ({why})" if why else
                                                      f" ({rep.rom_pct or 0:.0f}% of the "
                                                      "set's range)")
-                        + f"; {count}/{target} reps")
+                        + f"; {count}/{target or '-'} reps")
             log.info("rep_corrected", exercise=item.exercise, set_index=k, index=rep.index,
                      was=was.kind, now=rep.kind, count=count, rom_mm=round(rep.rom_mm))
             if self.bus.wants("rep"):
@@ -882,7 +969,7 @@ class SessionRunner:
         self.bus.emit("set", session=self.session_id, **data)
 
     async def _set_loop(self, dev: DeviceClient, q: asyncio.Queue, engine: CableRepEngine,
-                        item: ExercisePlan, k: int, value: float, target: int,
+                        item: ExercisePlan, k: int, value: float, target: int | None,
                         give_up_at: float) -> str:
         """Until the set ends: returns how it ended."""
         loop = asyncio.get_running_loop()
@@ -891,7 +978,7 @@ class SessionRunner:
             new = engine.feed(batch.t_us / 1e6, batch.position_mm, batch.velocity_m_s,
                               batch.tension_n)
             self._show_reps(new, engine, item, k, value, target)
-            if new and engine.combined.full_reps >= target:
+            if new and target is not None and engine.combined.full_reps >= target:
                 # The final rep is over (lowered, the cable slowing at the bottom): only
                 # now does the load come off, never as the final rep begins.
                 return "target reached"
@@ -1078,7 +1165,7 @@ class SessionRunner:
             await asyncio.wait_for(self.stop(source), INTERRUPT_STOP_S)
 
     @staticmethod
-    def _set_log(item: ExercisePlan, r: SetRecord) -> SetLog:
+    def _set_log(item: ExercisePlan, r: SetRecord, mode: str = "standard") -> SetLog:
         full = [x for x in r.reps if x.full]
         return SetLog(exercise=item.exercise, load_kg=r.load_kg, full_reps=r.full_reps,
                       partial_reps=r.partial_reps,
@@ -1091,7 +1178,7 @@ class SessionRunner:
                                           for x in full],
                       mean_concentric_m_s=max((x.mean_concentric_m_s for x in full[:3]),
                                               default=None),
-                      assessment=item.kind == "assessment", ended_by=r.ended_by)
+                      assessment=item.kind == "assessment", ended_by=r.ended_by, mode=mode)
 
 
 def expected_travel_mm(t_us: np.ndarray, velocity_m_s: np.ndarray) -> float:

@@ -126,7 +126,9 @@ class VitruvianClient:
                 await asyncio.wait_for(self.client.disconnect(), 3.0)
             raise
         self.info = DeviceInfo(PROTOCOL_VERSION, (0, 0, 0), self._serial, 2, 200, 1, 20, 60,
-                               2000, int(ModeBits.CONSTANT | ModeBits.ECCENTRIC),
+                               # SET_MODE is not taken (set_mode): its modes are program
+                               # frames of its own, so only constant is offered to the host.
+                               2000, int(ModeBits.CONSTANT),
                                (int(POLL_HZ),))
         self._tasks = [self._keep(self._poll, "vitruvian-poll"),
                        self._keep(self._heartbeat, "vitruvian-heartbeat")]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +20,7 @@ from controller.planner import (
     phase_of,
     step_kg,
     training_week,
+    warmup_kg,
 )
 from controller.trial import default_plan
 
@@ -419,3 +422,170 @@ def test_properties_over_random_histories(kind, sessions):
                                for it in rx.items if it.kind == "work" for _ in range(it.sets)])
         plan = plan.model_copy(update={"history": [*plan.history, log]})
         today += dt.timedelta(days=s["gap"])
+
+
+# ---- what the person reads: plain words, the day's headline, the dose, the warm-up ------------
+
+JARGON = re.compile(r"1RM|\bRIR\b|deload|%|\b[A-Z]+-\d", re.IGNORECASE)
+RULE_ID = re.compile(r"\b[A-Z]+-\d")
+
+
+def person_texts(rx) -> list[str]:
+    """Everything the person is shown: plain reasons, advice, headline, doses, cues, guides."""
+    texts = [rx.headline, rx.advice, *(r.plain for r in rx.reasons)]
+    for it in rx.items:
+        texts += [it.dose_plain, *it.cues, *(r.plain for r in it.reasons)]
+        g = it.as_dict()["guide"]
+        texts += [*g["setup"], *g["cues"], *g["avoid"], *g["feel"], g["movement"]]
+    return [t for t in texts if t]
+
+
+def assert_plain(rx) -> None:
+    for t in person_texts(rx):
+        assert not JARGON.search(t) and not RULE_ID.search(t), t
+
+
+def scenarios() -> list[tuple[PlanFile, dt.date]]:
+    """Every rule's situation, for every profile."""
+    out = []
+    for kind in ProfileKind:
+        base = assessed(kind)
+        out += [(plan_with([], kind), day(0)), (plan_with(base, kind), day(3)),
+                (plan_with(base, kind), day(1)),  # too soon
+                (maintained(kind, {SQUAT: 47.5, ROW: 23.5, PRESS: 19.0}), day(110))]
+    for reps in (12, 15, [15, 15, 14], 7):
+        out.append((progressed(reps), day(38)))
+    for kw in ({"partial": 3}, {"rom": 80.0}, {"vloss": 0.35}, {"pain": 4}, {"pain": 7},
+               {"pain": 2, "settled": False}, {"rir": 4}):
+        out.append((progressed(15, **kw), day(38)))
+    out += [(progressed(12), day(35 + gap)) for gap in (14, 21, 60)]  # recalibration
+    failing = plan_with([*assessed(on=7), work(day(14), LOADS, 12), work(day(24), LOADS, 13),
+                         work(day(31), LOADS, 8), work(day(35), LOADS, 7)])
+    out.append((failing, day(38)))  # DELOAD-1
+    heavy = {SQUAT: 60.0, ROW: 30.0, PRESS: 25.0}
+    out.append((plan_with([*assessed(on=7), work(day(14), heavy, 10), work(day(24), heavy, 12),
+                           work(day(35), heavy, 15)]), day(38)))  # CAP-1
+    flagged = [*assessed(), work(day(14), LOADS, 12),
+               work(day(35), LOADS, 12, pain=7, flags=[RedFlag.CHEST_PAIN])]
+    out += [(plan_with(flagged), day(38)), (plan_with(flagged, clearance=[day(40)]), day(41))]
+    out.append((plan_with([*assessed(), *(work(day(d), LOADS, 12) for d in range(3, 40, 3))]),
+                day(40)))  # REASSESS-1
+    out.append((plan_with([*assessed(on=7), work(day(14), LOADS, 10), work(day(21), LOADS, 12),
+                           work(day(28), LOADS, 15),
+                           work(day(31), {**LOADS, SQUAT: 34.5}, 15)]), day(38)))  # CAD-1
+    back = day(35 + 21)
+    recal = SessionLog(date=back, sets=[SetLog(exercise=SQUAT, load_kg=w, full_reps=r, rir=2,
+                                               assessment=True)
+                                        for w, r in ((20.0, 8), (30.0, 6), (40.0, 4))])
+    gap = progressed(12)
+    out.append((gap.model_copy(update={"history": [*gap.history, recal]}),
+                back + dt.timedelta(days=3)))  # GAP-1
+    return out
+
+
+def test_plain_texts_carry_no_jargon_in_any_situation():
+    seen = set()
+    for plan, today in scenarios():
+        rx = next_session(plan, today)
+        assert_plain(rx)
+        seen |= {r.rule for r in rx.reasons} | {r.rule for i in rx.items for r in i.reasons}
+    # The scan reached the rules whose technical text says 1RM, RIR, deload or a percentage.
+    assert {"START-1", "CAP-1", "DELOAD-1", "PROG-1", "GAP-1", "RECAL-1", "REASSESS-1",
+            "PAIN-RED", "PAIN-SETTLE", "PAIN-AMBER", "TECH-1", "DP-1", "DP-2", "CAD-1",
+            "MAINT-1", "FLAG-1", "SPACE-1", "ASSESS-1"} <= seen
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(list(ProfileKind)), st.lists(session_st, min_size=1, max_size=10))
+def test_plain_texts_carry_no_jargon_over_random_histories(kind, sessions):
+    plan = plan_with(assessed(kind), kind)
+    today = day(3)
+    for s in sessions:
+        rx = next_session(plan, today)
+        assert_plain(rx)
+        if rx.status == "paused":
+            plan = plan.model_copy(update={"medical_clearance": [*plan.medical_clearance,
+                                                                 today]})
+        else:
+            log = SessionLog(date=today, pain_during=s["pain"], pain_settled=s["settled"],
+                             red_flags=[RedFlag.FAINTING] if s["flag"] else [],
+                             sets=[SetLog(exercise=it.exercise, load_kg=it.load_kg,
+                                          full_reps=s["reps"], partial_reps=s["partial"],
+                                          min_rom_pct=95.0, velocity_loss=0.1, rir=s["gap"] % 6)
+                                   for it in rx.items if it.kind == "work"
+                                   for _ in range(it.sets)])
+            plan = plan.model_copy(update={"history": [*plan.history, log]})
+        today += dt.timedelta(days=s["gap"])
+
+
+def test_technical_texts_keep_their_numbers():
+    it = item(plan_with(assessed()), day(3))
+    start = next(r for r in it.reasons if r.rule == "START-1")
+    assert "50% of the estimated 1RM" in start.text and "%" not in start.plain
+
+
+@pytest.mark.parametrize("plan,today,headline", [
+    (plan_with([]), day(0), "First sessions: finding your starting loads"),
+    (plan_with(assessed()), day(3), "Week 1: getting used to the movements"),
+    (plan_with(assessed()), day(1), "Rest day recommended: last session was yesterday"),
+    (plan_with(assessed()), day(0), "Rest day recommended: last session was today"),
+    (progressed(12), day(35 + 21), "Welcome back: a short check of where you are"),
+    (maintained(ProfileKind.PAIN, {SQUAT: 47.5, ROW: 23.5, PRESS: 19.0}), day(110),
+     "Keeping what you have built"),
+    (plan_with([*assessed(), work(day(14), LOADS, 12),
+                work(day(35), LOADS, 12, flags=[RedFlag.CHEST_PAIN])]), day(38),
+     "Paused until a clinician's all-clear"),
+])
+def test_headline_says_the_day_plainly(plan, today, headline):
+    rx = next_session(plan, today)
+    assert rx.headline == headline == rx.as_dict()["headline"]
+
+
+def test_headline_in_progression():
+    hist = [*assessed(), *(work(day(d), LOADS, 12) for d in range(3, 30, 3))]
+    rx = next_session(plan_with(hist), day(30))
+    assert rx.phase.value == "progression"
+    assert rx.headline == f"Week {rx.week}: building strength step by step"
+
+
+def test_dose_plain_for_work_and_assessment():
+    test = item(plan_with([]), day(0))
+    assert test.sets == 5  # the most the ladder may take; the person reads a few
+    assert test.as_dict()["dose_plain"] == ("A few test sets, each a little heavier, starting "
+                                            "at 15.0 kg; stop each when you have 2-3 reps left")
+    it = item(progressed(12), day(38))
+    assert (it.sets, it.target_reps, it.load_kg, it.rest_s) == (2, 13, 33.0, 75)
+    assert it.as_dict()["dose_plain"] == ("2 sets of 13 at 33.0 kg, 75 s rest between sets, "
+                                          "after one light warm-up set of 10 at 16.5 kg")
+    d = it.as_dict()  # the numbers stay, for the panel's own units
+    assert (d["sets"], d["target_reps"], d["load_kg"], d["rest_s"]) == (2, 13, 33.0, 75)
+    assert (d["warmup_kg"], d["warmup_reps"]) == (16.5, 10)
+
+
+@pytest.mark.parametrize("load,warm", [(33.0, 16.5), (13.0, 6.5), (8.0, 4.0), (7.5, 3.5),
+                                       (3.0, 1.5), (2.5, 1.0), (2.0, None), (1.5, None),
+                                       (0.5, None), (100.0, 50.0), (1.0, None)])
+def test_warmup1_half_the_working_load_on_the_grid(load, warm):
+    assert warmup_kg(load) == warm
+    if warm is not None:
+        assert warm % 0.5 == 0 and 0.5 <= warm < load
+
+
+@pytest.mark.parametrize("kind,reps", [(ProfileKind.ATHLETE, 8), (ProfileKind.PAIN, 10),
+                                       (ProfileKind.OLDER, 10)])
+def test_warmup1_on_every_working_item_never_on_a_test(kind, reps):
+    plan = plan_with(assessed(kind), kind)
+    for it in next_session(plan, day(3)).items:
+        assert it.kind == "work"
+        assert it.warmup_kg == warmup_kg(it.load_kg) and it.warmup_reps == reps
+        assert f"after one light warm-up set of {reps} at {it.warmup_kg:.1f} kg" in \
+            it.dose_plain
+    for it in next_session(plan_with([], kind), day(0)).items:
+        assert it.kind == "assessment" and it.warmup_kg is None and it.warmup_reps == 0
+        assert "warm-up" not in it.dose_plain
+
+
+def test_no_warmup_when_the_working_load_is_light():
+    light = dataclasses.replace(item(progressed(12), day(38)), load_kg=2.0, warmup_kg=None,
+                                warmup_reps=0)
+    assert light.dose_plain == "2 sets of 13 at 2.0 kg, 75 s rest between sets"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import controller.planner
-import controller.progress
+import controller.records
 import controller.replay
 from controller.models import Clearance, PlanFile, ProfileKind, RedFlag, SessionLog, SetLog
 from controller.planner import next_session, pause_state
@@ -23,21 +23,28 @@ SQUAT, ROW, PRESS = "cable squat", "seated row", "chest press"
 
 
 def reference(plan: PlanFile) -> dict[str, Any]:
-    """progress() as it was: one replay per session per exercise (quadratic), kept as the
-    reference the one-pass version must equal."""
+    """progress()'s exercises, pain and pause computed the slow way: one replay per session per
+    exercise (quadratic), kept as the reference the one-pass version must equal. Working loads
+    come from working sets only (a session with only test sets has no working load); the test
+    sets are their own series."""
     exercises = []
     for ex in plan.program.exercises:
-        points = []
+        points, tests = [], []
         for s in plan.history:
             mine = [x for x in s.sets if x.exercise == ex.name]
             if not mine:
                 continue
-            work = [x for x in mine if not x.assessment] or mine
+            work = [x for x in mine if not x.assessment]
             st = replay(plan, ex, s.date + dt.timedelta(days=1))
-            points.append({"date": s.date.isoformat(), "load_kg": max(x.load_kg for x in work),
-                           "reps": sum(x.full_reps for x in work),
-                           "one_rm_kg": None if st.one_rm is None else round(st.one_rm, 1)})
-        exercises.append({"name": ex.name, "points": points})
+            tests += [{"date": s.date.isoformat(), "load_kg": x.load_kg, "reps": x.full_reps,
+                       "rir": x.rir} for x in mine if x.assessment]
+            points.append({"date": s.date.isoformat(),
+                           "load_kg": max(x.load_kg for x in work) if work else None,
+                           "reps": sum(x.full_reps for x in work), "sets": len(work),
+                           "volume_kg": round(sum(x.load_kg * x.full_reps for x in work), 1),
+                           "one_rm_kg": None if st.one_rm is None else round(st.one_rm, 1),
+                           "test": any(x.assessment for x in mine)})
+        exercises.append({"name": ex.name, "points": points, "tests": tests})
     pain = [{"date": s.date.isoformat(), "pain": s.pain_during, "red_flag": bool(s.red_flags),
              "red_flags": [k.value for k in s.red_flags]} for s in plan.history]
     in_sessions = {(s.date, k) for s in plan.history for k in s.red_flags}
@@ -47,15 +54,14 @@ def reference(plan: PlanFile) -> dict[str, Any]:
                          "red_flags": [r.kind.value]})
     pain.sort(key=lambda p: p["date"])
     pause = pause_state(plan, max([dt.date.today(), *(s.date for s in plan.history)]))
-    weeks: dict[str, int] = {}
-    for s in plan.history:
-        y, w, _ = s.date.isocalendar()
-        key = f"{y}-W{w:02d}"
-        weeks[key] = weeks.get(key, 0) + 1
     return {"exercises": exercises, "pain": pain,
-            "weeks": [{"week": k, "sessions": v} for k, v in sorted(weeks.items())],
             "sessions_per_week": plan.profile.sessions_per_week,
             "paused": None if pause is None else pause.as_dict()}
+
+
+def compared(got: dict[str, Any]) -> dict[str, Any]:
+    """The part of progress() the reference computes."""
+    return {k: got[k] for k in ("exercises", "pain", "sessions_per_week", "paused")}
 
 
 # ---- a realistic history: the planner's own prescriptions, done by a person -----------------
@@ -158,7 +164,7 @@ def test_the_realistic_plan_has_what_it_claims():
 def test_progress_equals_one_replay_per_session():
     plan = realistic_plan()
     got = progress(plan)
-    assert got == reference(plan)
+    assert compared(got) == reference(plan)
     # Not vacuous: estimates change along the way, and there is one point per session.
     rms = [p["one_rm_kg"] for p in got["exercises"][0]["points"]]
     assert rms[0] is not None and len(set(rms)) > 5
@@ -175,7 +181,7 @@ def test_progress_equals_the_reference_even_out_of_date_order(order):
     hist = list(plan.history)
     hist = hist[::-1] if order == "reversed" else hist[1::2] + hist[0::2]
     plan = plan.model_copy(update={"history": hist})
-    assert progress(plan) == reference(plan)
+    assert compared(progress(plan)) == reference(plan)
 
 
 def test_replay_is_the_last_step_and_each_step_a_replay():
@@ -234,7 +240,7 @@ def test_progress_folds_each_session_once_per_exercise(monkeypatch):
         raise AssertionError("progress() must not replay per session")
 
     monkeypatch.setattr(controller.replay, "working", counted_working)
-    monkeypatch.setattr(controller.progress, "replay_steps", counted_steps)
+    monkeypatch.setattr(controller.records, "replay_steps", counted_steps)
     monkeypatch.setattr(controller.replay, "replay", no_replay)
     monkeypatch.setattr(controller.planner, "replay", no_replay)
     out = progress(plan)
@@ -243,3 +249,122 @@ def test_progress_folds_each_session_once_per_exercise(monkeypatch):
     assert folds["steps"] == n_ex * per_ex
     assert folds["working"] == n_ex * per_ex  # every session holds every exercise
     assert [len(e["points"]) for e in out["exercises"]] == [per_ex] * n_ex
+
+
+# ---- separate series, weeks against the plan, streaks, confidence ----------------------------
+
+
+def test_working_loads_never_include_test_sets():
+    """The complaint (#20): a ladder's loads drawn on the working line, a spike and then what
+    read as "I got weaker". Working loads come from working sets only; every test set is in
+    its own series."""
+    plan = realistic_plan()
+    got = progress(plan)
+    spikes = 0
+    for ex, series in zip(plan.program.exercises, got["exercises"], strict=True):
+        held = [s for s in plan.history if any(x.exercise == ex.name for x in s.sets)]
+        for s, p in zip(held, series["points"], strict=True):
+            work = [x.load_kg for x in s.sets if x.exercise == ex.name and not x.assessment]
+            tests = [x.load_kg for x in s.sets if x.exercise == ex.name and x.assessment]
+            assert p["load_kg"] == (max(work) if work else None)
+            assert p["test"] == bool(tests)
+            spikes += bool(tests and work and max(tests) > max(work)) or bool(
+                tests and not work)
+        assert len(series["tests"]) == sum(1 for s in held for x in s.sets
+                                           if x.exercise == ex.name and x.assessment)
+        line = [p["load_kg"] for p in series["points"] if p["load_kg"] is not None]
+        assert max(line) < max(t["load_kg"] for t in series["tests"])  # the ladder's are apart
+    assert spikes >= 4  # not vacuous: the history has test days the old line drew as spikes
+
+
+def week_plan() -> PlanFile:
+    """Two sessions a week planned. Week 1 (started on a Thursday): one session. Week 2: two,
+    but on the same day (one day trained: short). Weeks 3-5: two each (an empty session, stopped
+    before its first set, on top in week 3). Week 6: a red flag on Monday, the all-clear on
+    Wednesday of week 8; week 8 then has two sessions. Week 9 (this week): one so far."""
+    plan = default_plan(ProfileKind.PAIN, START)
+
+    def s(week: int, day: int, *, sets: bool = True, **kw) -> SessionLog:
+        d = START + dt.timedelta(weeks=week - 1, days=day)
+        return SessionLog(date=d, sets=[
+            SetLog(exercise=ROW, load_kg=20.0, full_reps=10, rir=3),
+            SetLog(exercise=ROW, load_kg=25.0, full_reps=5, rir=2, assessment=True),
+        ] if sets else [], **kw)
+
+    hist = [s(1, 3), s(2, 0), s(2, 0), s(3, 0), s(3, 1, sets=False), s(3, 3), s(4, 1), s(4, 4),
+            s(5, 0), s(5, 3), s(6, 0, red_flags=[RedFlag.CHEST_PAIN], pain_during=None),
+            s(8, 3), s(8, 4), s(9, 0, checkin={"confidence": 8})]
+    return PlanFile.model_validate(plan.model_copy(update={
+        "history": hist, "clearances": [Clearance(date=START + dt.timedelta(weeks=7, days=2),
+                                                  by="Dr Lee")]}).model_dump())
+
+
+def test_weeks_count_days_trained_against_the_plan_and_keep_a_streak():
+    plan = week_plan()
+    today = START + dt.timedelta(weeks=8, days=1)  # Tuesday of week 9
+    got = progress(plan, today)
+    weeks = got["weeks"]
+    assert [w["start"] for w in weeks] == [(START + dt.timedelta(weeks=k)).isoformat()
+                                           for k in range(9)]  # the empty week 7 included
+    assert [w["sessions"] for w in weeks] == [1, 1, 2, 2, 2, 1, 0, 2, 1]
+    assert [w["met"] for w in weeks] == [False, False, True, True, True, False, False, True,
+                                         False]
+    assert [w["note"] for w in weeks] == ["first week", None, None, None, None, "paused",
+                                          "paused", "paused", "this week"]
+    assert [w["paused"] for w in weeks] == [False] * 5 + [True] * 3 + [False]
+    assert all(w["planned"] == 2 for w in weeks)
+    # Working sets only: 20 kg x 10 a session (the test set at 25 kg is not volume).
+    assert weeks[2]["volume_kg"] == 400.0 and weeks[6]["volume_kg"] == 0.0
+    # Weeks 3-5 met, 6-7 paused (neither break nor count), 8 met, 9 not over yet: 4 in a row;
+    # week 2 (short) broke the run before.
+    assert got["streak"] == {"current": 4, "best": 4, "unit": "weeks", "per_week": 2}
+    # A week later, week 9 is over and short: the streak is broken, the best kept.
+    later = progress(plan, today + dt.timedelta(days=7))
+    assert later["weeks"][8]["note"] is None and later["weeks"][9]["note"] == "this week"
+    assert later["streak"]["current"] == 0 and later["streak"]["best"] == 4
+    # Confidence where it was asked; the red flag as a flag, not a pain number.
+    assert got["confidence"] == [{"date": weeks[8]["start"], "confidence": 8}]
+    flagged = [p for p in got["pain"] if p["red_flag"]]
+    assert flagged == [{"date": weeks[5]["start"], "pain": None, "red_flag": True,
+                        "red_flags": ["chest_pain"]}]
+
+
+def test_a_pause_not_cleared_runs_to_today():
+    plan = week_plan().model_copy(update={"clearances": []})
+    got = progress(plan, START + dt.timedelta(weeks=8, days=1))
+    assert [w["paused"] for w in got["weeks"]] == [False] * 5 + [True] * 4
+    assert got["paused"]["red_flags"] == ["chest_pain"]
+
+
+def test_progress_with_no_history():
+    plan = default_plan(ProfileKind.PAIN, START)
+    got = progress(plan, START)
+    assert got["weeks"] == [] and got["streak"]["current"] == got["streak"]["best"] == 0
+    assert all(e["points"] == [] and e["tests"] == [] for e in got["exercises"])
+    assert got["records"] == {ex.name: {"heaviest": None, "most_reps": None, "strength": None,
+                                        "volume": None} for ex in plan.program.exercises}
+    assert got["pain"] == got["confidence"] == [] and got["paused"] is None
+
+
+def test_records_in_progress_are_the_records():
+    from controller.records import records
+
+    plan = realistic_plan()
+    got = progress(plan)
+    assert got["records"] == records(plan)
+    for series in got["exercises"]:  # the best estimate is the top of the strength line
+        rms = [p["one_rm_kg"] for p in series["points"] if p["one_rm_kg"] is not None]
+        assert got["records"][series["name"]]["strength"]["one_rm_kg"] == max(rms)
+
+
+def test_a_long_history_is_quick_enough(capsys):
+    """1,000 sessions: printed, not asserted (a loaded CI machine is no benchmark)."""
+    import time
+
+    plan = long_plan(1000)
+    t = time.perf_counter()
+    out = progress(plan)
+    took = time.perf_counter() - t
+    with capsys.disabled():
+        print(f"\nprogress() on 1,000 sessions: {took * 1000:.0f} ms")
+    assert len(out["exercises"][0]["points"]) == 1000

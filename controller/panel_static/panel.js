@@ -1,6 +1,29 @@
 "use strict";
 // The device panel: one page, live over Server-Sent Events. No assets from the internet.
 const $ = (id) => document.getElementById(id);
+// ---- settings, kept on this screen: units (display only: the wire stays in 0.5 kg), colours,
+// text size, sounds and voice ----------------------------------------------------------------
+const SETTINGS = { units: "kg", theme: "dark", text: "normal", sound: "on", voice: "off" };
+const settings = {};
+for (const [k, d] of Object.entries(SETTINGS)) settings[k] = localStorage.getItem(`halfstep-${k}`) || d;
+if (localStorage.getItem("halfstep-muted") === "1" && !localStorage.getItem("halfstep-sound")) settings.sound = "off";
+function applySettings() {
+  document.body.dataset.theme = settings.theme;
+  document.body.dataset.text = settings.text;
+  window.units = settings.units;
+  document.querySelectorAll(".opt[data-setting]").forEach((b) => b.setAttribute("aria-pressed", String(settings[b.dataset.setting] === b.dataset.value)));
+}
+function setSetting(k, v) {
+  settings[k] = v; localStorage.setItem(`halfstep-${k}`, v); applySettings();
+  if (k === "sound") { muted = v === "off"; showMute(); }
+  if (k === "voice") showVoice();
+  render(); if (document.body.dataset.screen === "today") loadToday();
+}
+const LB = 2.20462;
+// A load as shown: kg, or pounds to one decimal (the unit is still set in 0.5 kg steps).
+function loadNum(kg) { return kg == null ? "-" : (settings.units === "lb" ? kg * LB : kg).toFixed(1); }
+function fmtLoad(kg) { return `${loadNum(kg)} ${settings.units}`; }
+window.fmtLoad = fmtLoad;
 let recountTimer = 0;
 let fastest = 0, state = {}, prompt = null, clockOffset = 0, curve = [], chosen = null, pinNeeded = false;
 
@@ -12,6 +35,7 @@ function show(name) {
   if (name === "progress") loadProgress();
   if (name === "unit") loadUnit();
   if (name === "today") loadToday();
+  if (name === "home" && window.loadHome) loadHome();
 }
 document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => show(t.dataset.screen)));
 
@@ -47,22 +71,46 @@ async function loadToday() {
   if (!rx.items) return;
   todayDate = rx.date || todayDate;
   const paused = rx.status === "paused";
+  today = rx;
+  $("today-title").textContent = rx.name && serveMode ? `Today: ${rx.name}` : "Today";
   const flag = (rx.reasons || []).find((r) => r.rule === "FLAG-1");
   showPaused(paused ? { ...((flag && flag.data) || {}), advice: (flag && flag.data && flag.data.advice) || rx.advice } : null);
   const soon = rx.too_soon ? " Your last session was very recent: resting today is part of the training." : "";
-  $("today-status").textContent = paused ? "No training until the all-clear." : `Week ${rx.week} of training, ${rx.phase}.${soon}`;
+  $("today-status").textContent = paused ? "No training until the all-clear." : `${rx.headline || ""}.${soon}`.replace(/^\./, "").replace("..", ".");
   const ol = $("today-items"); ol.innerHTML = "";
   for (const it of rx.items) {
     const li = document.createElement("li");
     const dose = it.kind === "assessment"
-      ? `finding your level: sets getting heavier from ${it.load_kg.toFixed(1)} kg, each stopped with 2-3 reps left`
-      : `${it.sets} x ${it.target_reps} at ${it.load_kg.toFixed(1)} kg, rest ${it.rest_s} s`;
-    const change = { up: "heavier", down: "lighter", hold: "same", start: "first", assess: "test" }[it.change] || it.change;
-    li.innerHTML = `<div class="head"><span>${esc(it.exercise)}</span><span class="badge ${it.change}">${change}</span></div>
-      <div class="dose">${dose}</div><ul class="why">${it.reasons.filter((r) => r.plain).map((r) => `<li data-rule="${esc(r.rule)}" title="${esc(r.text)}">${esc(r.plain)}</li>`).join("")}</ul>`;
+      ? `A few test sets, each a little heavier, from ${fmtLoad(it.load_kg)}; stop each with 2-3 reps left`
+      : `${it.sets} sets of ${it.target_reps} at ${fmtLoad(it.load_kg)}, ${it.rest_s} s rest` +
+        (it.warmup_kg && serveMode ? `; first a warm-up of ${it.warmup_reps} at ${fmtLoad(it.warmup_kg)}` : "");
+    const change = { up: "heavier", down: "lighter", hold: "same", start: "first", assess: "finding your level" }[it.change] || it.change;
+    const mode = it.kind === "work" && it.mode && it.mode !== "standard" ? `<span class="badge mode">${esc(modeLabel(it.mode))}</span>` : "";
+    li.innerHTML = `<div class="head"><span>${esc(it.exercise)}</span><span>${mode}<span class="badge ${it.change}">${change}</span></span></div>
+      <div class="dose">${esc(dose)}</div>${it.last ? `<div class="last">${esc(lastText(it.last))}</div>` : ""}<ul class="why">${it.reasons.filter((r) => r.plain).map((r) => `<li data-rule="${esc(r.rule)}" >${esc(r.plain)}</li>`).join("")}</ul>`;
     ol.appendChild(li);
   }
   loadCheckin();
+  showStart();
+}
+let today = null, serveMode = false, home = null;
+function modeLabel(name) { const m = ((today && today.modes) || []).find((x) => x.name === name); return m ? m.label : name; }
+function lastText(last) {
+  const sets = last.sets.map((x) => `${x.reps}`).join(", ");
+  const load = Math.max(...last.sets.map((x) => x.load_kg));
+  return `Last time (${last.date}): ${last.sets.length} sets at ${fmtLoad(load)}, reps ${sets}` +
+    (last.best_m_s ? `, fastest ${last.best_m_s.toFixed(2)} m/s` : "");
+}
+function showStart() {  // Start (halfstep serve): greyed out with the reason beside it
+  const b = $("start");
+  b.hidden = !serveMode;
+  if (!serveMode) { $("start-why").textContent = ""; return; }
+  const running = home && home.running, paused = today && today.status === "paused";
+  const why = running ? "A session is under way: see the Set screen."
+    : paused ? "Paused after a warning sign: record a clinician's all-clear above first."
+    : !today ? "Choose who is training on the Home screen." : "";
+  b.disabled = !!why;
+  $("start-why").textContent = why;
 }
 function showPaused(pause) {  // the banner and the all-clear form while a red flag stands
   const box = $("paused");
@@ -116,30 +164,39 @@ const PHASE = { idle: "No set running", armed: "Take up the handles to start", s
 function render() {
   const s = state;
   const inSet = s.phase === "set";
-  $("load").textContent = (inSet ? s.applied_kg : (s.next_kg ?? s.applied_kg ?? 0)).toFixed(1);
+  $("load").textContent = loadNum(inSet ? s.applied_kg : (s.next_kg ?? s.applied_kg ?? 0));
+  $("load").nextElementSibling.firstChild.textContent = `${settings.units} `;
+  $("step-label").textContent = !s.exercise ? "" : s.step === "warmup" ? `${s.exercise}: warm-up set (light)`
+    : s.step === "assessment" ? `${s.exercise}: test set ${s.set_index}` : `${s.exercise}: set ${s.set_index} of ${s.sets}`;
+  if (s.exercise && s.exercise !== shownExercise && (s.phase === "armed" || s.phase === "rest")) exerciseCard(s.exercise);
+  if (s.phase === "set") $("excard").hidden = true;
+  renderModes();
   $("load-what").textContent = inSet ? "on now" : (s.next_kg != null ? "next set" : "");
   $("reps").textContent = s.reps ?? 0;
   $("target").textContent = s.target_reps ?? "-";
   $("partials").textContent = s.partial_reps ? `(+${s.partial_reps} partial)` : "";
   $("exercise").textContent = s.exercise || "-";
-  $("setno").textContent = s.set_index ? `${s.set_index} of ${s.sets}` : "-";
-  $("next").textContent = s.next_kg != null ? `next set ${s.next_kg.toFixed(1)} kg` : "next set -";
+  $("setno").textContent = s.step === "warmup" ? "warm-up" : s.step === "assessment" ? `test ${s.set_index}` : s.set_index ? `${s.set_index} of ${s.sets}` : "-";
+  $("next").textContent = s.next_kg != null ? `next set ${fmtLoad(s.next_kg)}` : "next set -";
   // Heavier loads move in bigger steps (2.5 kg from 20 kg up: 77 to 85 kg is 4 taps, not 16);
   // a button that cannot be used says why beside it.
   const canAdjust = !inSet && s.next_kg != null;
   const up = step(s.next_kg, +1), down = step(s.next_kg, -1);
-  $("plus").textContent = `+${up} kg`; $("plus").setAttribute("aria-label", `next set ${up} kg heavier`);
-  $("minus").textContent = `-${down} kg`; $("minus").setAttribute("aria-label", `next set ${down} kg lighter`);
+  const stepText = (kg) => settings.units === "lb" ? `${(kg * LB).toFixed(1)} lb` : `${kg} kg`;
+  $("plus").textContent = `+${stepText(up)}`; $("plus").setAttribute("aria-label", `next set ${stepText(up)} heavier`);
+  $("minus").textContent = `-${stepText(down)}`; $("minus").setAttribute("aria-label", `next set ${stepText(down)} lighter`);
   const atMost = s.next_max_kg != null && s.next_kg >= s.next_max_kg;
   $("minus").disabled = !canAdjust || s.next_kg <= 0.5;
   $("plus").disabled = !canAdjust || atMost;
   $("adjust-why").textContent = inSet ? "The load changes between sets, not during one."
     : s.next_kg == null ? "No set is coming up."
-    : atMost ? `${s.next_max_kg.toFixed(1)} kg is the most today's plan allows for this exercise.`
-    : s.next_kg <= 0.5 ? "0.5 kg is the lightest the unit sets." : "";
+    : atMost ? (s.step === "warmup" ? "A warm-up stays light: the working sets come next."
+      : s.step === "assessment" ? "A test set's load is set by the test: lighter is allowed, not heavier."
+      : `${fmtLoad(s.next_max_kg)} is the most today's plan allows for this exercise.`)
+    : s.next_kg <= 0.5 ? `${fmtLoad(0.5)} is the lightest the unit sets.` : "";
   const link = $("link");
   const over = s.phase === "idle" && (s.reason || "").startsWith("session");
-  link.textContent = over ? "session over" : s.link === "ok" ? "unit connected" : `link ${s.link}`;
+  link.textContent = over ? "session over" : s.phase === "idle" && !s.exercise ? "ready" : s.link === "ok" ? "connected" : `link ${s.link}`;
   link.classList.toggle("bad", s.link !== "ok" || s.phase === "fault");
   const paused = s.program === "paused";
   $("paused-badge").hidden = !paused;
@@ -150,7 +207,7 @@ function render() {
 // ---- sound cues: a rep, a set's end, the rest's last 3 s and its end; muted from the screen ----
 // Every cue is recorded in window.cues (played or muted), so what the page did can be checked.
 window.cues = [];
-let audio = null, muted = localStorage.getItem("halfstep-muted") === "1";
+let audio = null, muted = settings.sound === "off";
 const TONES = { rep: [660, 0.08], "set-end": [440, 0.35], count: [880, 0.12], "rest-end": [1100, 0.45] };
 function cue(name) {
   window.cues.push({ name, played: !muted, at: Date.now() });
@@ -167,8 +224,72 @@ function showMute() {
   $("mute").textContent = muted ? "Sounds: off" : "Sounds: on";
   $("mute").setAttribute("aria-pressed", String(muted));
 }
-$("mute").addEventListener("click", () => { muted = !muted; localStorage.setItem("halfstep-muted", muted ? "1" : "0"); showMute(); });
+$("mute").addEventListener("click", () => setSetting("sound", muted ? "on" : "off"));
 showMute();
+// Spoken cues (optional): what the screen says, said aloud, for people who cannot read it
+// from the bench; recorded in window.cues like the tones.
+function say(text) {
+  const on = settings.voice === "on";
+  window.cues.push({ name: "voice", text, played: on, at: Date.now() });
+  if (!on || !window.speechSynthesis) return;
+  try { const u = new SpeechSynthesisUtterance(text); u.rate = 0.95; speechSynthesis.speak(u); } catch (e) { /* no voice */ }
+}
+function showVoice() {
+  $("voice").textContent = settings.voice === "on" ? "Voice: on" : "Voice: off";
+  $("voice").setAttribute("aria-pressed", String(settings.voice === "on"));
+}
+$("voice").addEventListener("click", () => setSetting("voice", settings.voice === "on" ? "off" : "on"));
+showVoice();
+// ---- the exercise card: between exercises, how to set up and move (from today's plan) ----------
+let shownExercise = null;
+async function exerciseCard(name) {
+  shownExercise = name;
+  if (!today || !today.items || !today.items.some((i) => i.exercise === name)) {
+    const rx = await api("/api/today"); if (rx.items) today = rx;
+  }
+  const it = today && today.items ? today.items.find((i) => i.exercise === name) : null;
+  const g = it && it.guide;
+  if (!g) return;
+  $("excard-title").textContent = `Next: ${g.title || name}`;
+  $("excard-art").innerHTML = g.svg || "";
+  $("excard-dose").textContent = it.kind === "assessment" ? "Test sets: each a little heavier, stop with 2-3 reps left."
+    : `${it.sets} sets of ${it.target_reps} at ${fmtLoad(it.load_kg)}` + (state.step === "warmup" ? `, after a warm-up at ${fmtLoad(it.warmup_kg)}` : "");
+  $("excard-setup").innerHTML = (g.setup || []).map((x) => `<li>${esc(x)}</li>`).join("");
+  $("excard-cues").innerHTML = [...(g.cues || []), ...(g.avoid || [])].map((x) => `<li>${esc(x)}</li>`).join("");
+  $("excard").hidden = false;
+  $("excard").dataset.exercise = name;
+  $("rom").textContent = "-"; $("vloss").textContent = "-"; $("rep-speed").textContent = ""; $("rep-power").textContent = "";
+  $("last-time").textContent = it.last ? lastText(it.last) : "";
+  say(`Next: ${name}. Set up, then take up the handles.`);
+}
+$("excard-ok").addEventListener("click", () => { $("excard").hidden = true; });
+// ---- load modes: chosen between working sets, refused with the reason when they do not fit ----
+function renderModes() {
+  const s = state, box = $("mode-buttons");
+  const modes = (today && today.modes) || [];
+  if (box.childElementCount !== modes.length) {
+    box.innerHTML = modes.map((m) => `<button class="mode" data-mode="${esc(m.name)}" aria-pressed="false">${esc(m.label)}</button>`).join("");
+    box.querySelectorAll(".mode").forEach((b) => b.addEventListener("click", () => chooseMode(b.dataset.mode)));
+  }
+  const current = s.mode || "standard";
+  const why = s.phase === "set" ? "The mode changes between sets, not during one."
+    : s.next_kg == null ? "Modes are chosen while a set is ready or during the rest before it."
+    : s.step === "warmup" ? "The warm-up is done with a steady load; modes apply to working sets."
+    : s.step === "assessment" ? "Test sets need a steady load to measure your level; modes apply to working sets." : "";
+  box.querySelectorAll(".mode").forEach((b) => {
+    const m = modes.find((x) => x.name === b.dataset.mode) || {};
+    b.setAttribute("aria-pressed", String(b.dataset.mode === current));
+    b.disabled = !!why || m.offered === false;
+  });
+  const m = modes.find((x) => x.name === current);
+  $("mode-plain").textContent = m ? `${m.label}: ${m.plain}` : "";
+  const off = modes.filter((x) => x.offered === false).map((x) => x.label);
+  $("mode-why").textContent = why || (off.length ? `This unit does not offer: ${off.join(", ")}.` : "");
+}
+async function chooseMode(name) {
+  const r = await api("/api/mode", { mode: name });
+  $("adjust-msg").textContent = r.ok ? "" : `${r.error}${r.allowed ? ` (allowed: ${r.allowed})` : ""}`;
+}
 $("ready").addEventListener("click", async () => {
   const r = await api("/api/ready", {});
   $("adjust-msg").textContent = r.ok ? "" : r.error;
@@ -185,7 +306,10 @@ function tick() {
     text = `Rest ${clock}`;
     $("rest-left").textContent = left > 0 && left <= 3 ? String(left) : clock;  // 3-2-1
     $("rest-card").dataset.left = String(left);
-    if (lastLeft !== null && left !== lastLeft && left <= 3) cue(left > 0 ? "count" : "rest-end");
+    if (lastLeft !== null && left !== lastLeft && left <= 3) {
+      cue(left > 0 ? "count" : "rest-end");
+      if (left === 0) say(`Rest over. Next set: ${fmtLoad(s.next_kg)}. Take up the handles.`);
+    }
     lastLeft = left;
   } else {
     lastLeft = null;
@@ -421,6 +545,8 @@ function connect() {
       return;
     }
     if (r.kind !== "ignored") cue("rep");
+    if (r.mean_concentric_m_s != null && r.kind !== "ignored") $("rep-speed").textContent = `Rep ${r.count}: ${r.mean_concentric_m_s.toFixed(2)} m/s`;
+    $("rep-power").textContent = r.mean_concentric_power_w != null && r.kind !== "ignored" ? `${Math.round(r.mean_concentric_power_w)} W` : "";
     if (r.kind === "full") {  // speed loss so far: this rep against the set's fastest
       fastest = Math.max(fastest, r.mean_concentric_m_s);
       $("vloss").textContent = `${Math.max(0, (1 - r.mean_concentric_m_s / fastest) * 100).toFixed(0)}%`;
@@ -428,18 +554,23 @@ function connect() {
     $("rom").textContent = r.rom_pct != null ? `${r.rom_pct.toFixed(0)}% of your range` : `${r.rom_mm.toFixed(0)} mm`;
     curve = curve.slice(-5); });
   source.addEventListener("set", (e) => { const s = JSON.parse(e.data); cue("set-end");
+    say(`Set done: ${s.full_reps} reps.`);
     $("vloss").textContent = s.velocity_loss != null ? `${(s.velocity_loss * 100).toFixed(0)}%` : "-"; });
   source.addEventListener("prompt", (e) => { serverPrompt(JSON.parse(e.data)); if (document.body.dataset.screen === "today") loadCheckin(); });
   source.addEventListener("safety", () => { if (document.body.dataset.screen === "unit") loadUnit(); });
   source.addEventListener("session", () => { const screen = document.body.dataset.screen;
     if (screen === "progress") loadProgress(); if (screen === "today") loadToday(); });
+  source.addEventListener("home", () => { if (window.homeChanged) homeChanged(); });
   source.addEventListener("bye", () => { source.close(); $("link").textContent = "session over"; });
   source.onerror = () => { $("link").textContent = "panel reconnecting"; $("link").classList.add("bad"); };
 }
 async function start() {
   const s = await api("/api/state");
   if (s.ok === false) return;
-  state = s.state; render(); connect(); loadToday();
+  state = s.state; render(); connect();
+  if (window.startHome) await startHome(); else loadToday();
 }
+applySettings();
+document.querySelectorAll(".opt[data-setting]").forEach((b) => b.addEventListener("click", () => setSetting(b.dataset.setting, b.dataset.value)));
 show("today");
 start();
