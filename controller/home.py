@@ -284,6 +284,7 @@ def person_card(person: Person, plan: PlanFile, today: dt.date) -> dict[str, Any
     """One person on the home screen: today's day in plain words, and whether Start can go."""
     from controller.planner import next_session
     from controller.session import paused_text
+    from controller.summary import day_words, next_day
 
     rx = next_session(plan, today)
     done = [s for s in plan.history if s.sets]
@@ -295,11 +296,13 @@ def person_card(person: Person, plan: PlanFile, today: dt.date) -> dict[str, Any
     }
     if rx.status == "paused":
         card.update(status="paused", can_start=False, plain=paused_text(rx))
+    elif any(s.date == today for s in done):
+        nxt = next_day(plan, today)
+        card.update(status="done", can_start=True, plain="Trained today." + (
+            f" Next session: {day_words(nxt, today)}." if nxt is not None else ""))
     elif rx.too_soon is not None:
         card.update(status="rest", can_start=True,
                     plain=next((r.plain for r in rx.reasons if r.rule == "SPACE-1"), ""))
-    elif any(s.date == today for s in done):
-        card.update(status="done", can_start=True, plain="Trained today already.")
     else:
         card.update(status="ready", can_start=True,
                     plain="First session: finding your starting loads." if not done

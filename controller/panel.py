@@ -303,7 +303,7 @@ class Panel:
         # Prompts and lines said go to the open pages, on this loop whichever thread says them
         # (the session runs on the control core's).
         io.on_change = to_loop(self._broadcast)
-        self._progress_cache: tuple[tuple[str, int, int], bytes] | None = None
+        self._progress_cache: tuple[tuple[str, int, int, str], bytes] | None = None
         self._pool: ProcessPoolExecutor | None = None  # progress charts, off this process
 
     @property
@@ -490,14 +490,15 @@ class Panel:
         path = self.plan_path
         assert path is not None
         st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size)
+        key = (str(path), st.st_mtime_ns, st.st_size, str(getattr(self.runner, "today", "")))
         cached = self._progress_cache
         if cached is not None and cached[0] == key:
             return cached[1]
         if self._pool is None:
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        day = getattr(self.runner, "today", None)
         body = await asyncio.get_running_loop().run_in_executor(
-            self._pool, progress_body, str(path))
+            self._pool, progress_body, str(path), None if day is None else day.isoformat())
         self._progress_cache = (key, body)
         return body
 
@@ -795,10 +796,11 @@ def today_view(plan: Any, rx: Any, state: Any, unit_modes: int | None) -> dict[s
     return view
 
 
-def progress_body(plan_path: str) -> bytes:
-    """/api/progress's body for the plan file at `plan_path` (run in the panel's worker
-    process)."""
-    return _dumps(progress(load_plan(Path(plan_path)))).encode()
+def progress_body(plan_path: str, day: str | None = None) -> bytes:
+    """/api/progress's body for the plan file at `plan_path` as of the session's day (run in
+    the panel's worker process)."""
+    today = None if day is None else dt.date.fromisoformat(day)
+    return _dumps(progress(load_plan(Path(plan_path)), today)).encode()
 
 
 def _dumps(v: Any) -> str:

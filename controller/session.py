@@ -38,7 +38,7 @@ from controller.plan_updates import (
 from controller.planner import GRID, ExercisePlan, Prescription, next_session, pause_state
 from controller.rep_report import rep_line
 from controller.reps import CableRepEngine, Rep, across_cables
-from controller.safety import DEGRADED_S, Supervisor
+from controller.safety import DEGRADED_S, SafetyRefusal, Supervisor
 from firmware_bridge.client import CommandRejected, CommandTimeout, DeviceClient, DeviceError
 from firmware_bridge.messages import ErrorCode, Telemetry
 from firmware_bridge.transports.base import LinkClosed, LinkError
@@ -668,6 +668,22 @@ class SessionRunner:
         dev = self.dev
         return dev.info.modes if dev is not None and dev.info is not None else None
 
+    def _fitting_mode(self, item: ExercisePlan, load: float) -> str:
+        """The set's mode, checked before anyone takes up the handles: a plan's mode that
+        would pull above the day's cap at this load, or that the unit does not offer, gives
+        way to the standard mode for this set (said, and kept as a safety event)."""
+        name = self._mode_for(item)
+        if name == "standard":
+            return name
+        try:
+            self.supervisor.check_mode(name, load, allowed_kg=self._next_range(item, load)[1],
+                                       unit_modes=self._unit_modes())
+        except SafetyRefusal as e:
+            self.io.say(f"  {e.cause}: this set is done in the standard mode")
+            self._modes[item.exercise] = "standard"
+            return "standard"
+        return name
+
     async def _send_mode(self, dev: DeviceClient, item: ExercisePlan, name: str) -> None:
         """The set's mode to the unit before its load; nothing is sent for the standard mode
         on a link that never had another (the common path stays as it was)."""
@@ -814,7 +830,7 @@ class SessionRunner:
     async def _run_set(self, item: ExercisePlan, k: int, load: float) -> SetRecord:
         dev = self.dev
         assert dev is not None and dev.info is not None
-        mode_name = self._mode_for(item)
+        mode_name = self._fitting_mode(item, load)
         target: int | None = 10 if item.kind == "assessment" else (
             item.target_reps if load_modes.mode(mode_name).target else None)
         engine = CableRepEngine(dev.info.cable_count,

@@ -82,7 +82,7 @@ def test_a_whole_session_on_the_panel(tmp_path, browser):
             page.click('.tab[data-screen="today"]')
         big.wait_for_selector("#today-items li")
         text = big.inner_text("#today-items")
-        assert "seated row" in text and "2 x 12 at 8.0 kg, rest 75 s" in text
+        assert "seated row" in text and "2 sets of 12 at 8.0 kg, 75 s rest" in text
         assert re.search(r"[a-z]{4,} .*[a-z]{4,}", big.inner_text("#today-items .why"))
         shots(pages, "choice")
         big.click('#prompt-body [data-choice="settled"]')
@@ -168,10 +168,13 @@ def test_a_whole_session_on_the_panel(tmp_path, browser):
         # Progress: the charts render, today's session among the points.
         for page in pages.values():
             page.click('.tab[data-screen="progress"]')
-            page.wait_for_function("document.querySelectorAll('#charts canvas').length === 3")
-        points = big.eval_on_selector_all("#charts canvas", "cs => cs.map(c => "
-                                          "Number(c.dataset.points))")
-        assert points[0] >= 4 and points[1] >= 2 and points[2] >= 1  # load+1RM, pain, weeks
+            page.wait_for_function("document.querySelectorAll('#charts canvas[data-points]')"
+                                   ".length === 5")  # 1 exercise; pain, confidence, weeks, volume
+        points = big.evaluate("() => Object.fromEntries([...document.querySelectorAll("
+                              "'#charts canvas')].map(c => [c.dataset.chart, "
+                              "Number(c.dataset.points)]))")
+        assert points["exercise"] >= 4 and points["pain"] >= 2 and points["weeks"] >= 1
+        assert points["confidence"] >= 1 and points["volume"] >= 1
         shots(pages, "progress")
 
         # The unit: link, firmware, the STOP among the safety events, how to re-arm.
@@ -240,7 +243,7 @@ def test_a_red_flag_on_the_panel_pauses_the_program_until_an_all_clear(tmp_path,
 
         # A red flag at the session's pain check-in: the kinds in plain words, big targets.
         assert big.evaluate("getComputedStyle(document.getElementById('redflag'))"
-                            ".backgroundColor") == "rgb(255, 59, 48)"  # clearly red
+                            ".backgroundColor") == "rgb(200, 0, 30)"  # clearly red
         for page in pages.values():
             wait_prompt(page, "pain:session")
             page.click("#redflag")
@@ -280,9 +283,10 @@ def test_a_red_flag_on_the_panel_pauses_the_program_until_an_all_clear(tmp_path,
         # Progress: the session as a full-height red bar, and the pause in words.
         for page in pages.values():
             page.click('.tab[data-screen="progress"]')
-            page.wait_for_function("document.querySelectorAll('#charts canvas').length === 3")
-        assert big.eval_on_selector_all("#charts canvas",
-                                        "cs => Number(cs[1].dataset.redflags)") >= 1
+            page.wait_for_function("document.querySelectorAll('#charts canvas[data-points]')"
+                                   ".length === 5")
+        assert big.eval_on_selector('#charts canvas[data-chart="pain"]',
+                                    "c => Number(c.dataset.redflags)") >= 1
         assert big.inner_text("#progress-paused").startswith(f"Paused since {DAY.isoformat()}")
         shots(pages, "progress-paused")
 
@@ -376,48 +380,6 @@ def test_load_buttons_say_why_they_are_off_and_step_bigger_when_heavy(tmp_path, 
         assert lifting["why"] == "The load changes between sets, not during one."
         lightest = shown(phase="rest", next_kg=0.5, next_max_kg=9.5, applied_kg=0.0)
         assert lightest["minus_off"] and "0.5 kg is the lightest" in lightest["why"]
-    finally:
-        proc.stop()
-
-
-def test_the_rest_counts_down_large_with_ready_and_sound_cues(tmp_path, browser):
-    proc, url = start_run(tmp_path, speed="3")  # a 75 s rest lasts 25 s here
-    try:
-        page = live_page(browser, url)
-        page.wait_for_function("document.body.dataset.phase === 'rest'", timeout=60_000)
-        # A large countdown, with a Ready button at least 48 px high.
-        page.wait_for_selector("#rest-card:not([hidden])")
-        assert re.fullmatch(r"\d:\d\d", page.inner_text("#rest-left"))
-        assert page.evaluate("parseFloat(getComputedStyle(document.getElementById('rest-left'))"
-                             ".fontSize)") >= 60
-        assert page.evaluate("document.getElementById('ready').getBoundingClientRect()"
-                             ".height") >= 48
-        names = page.evaluate("window.cues.map((c) => c.name)")
-        assert names.count("rep") >= 10 and "set-end" in names  # set 1's reps, and its end
-        # The last 3 s: 3-2-1 on screen and a tick each, then the rest's end (the page's clock
-        # brought forward; the session's rest goes on).
-        page.evaluate("state.rest_until = Date.now() / 1000 + clockOffset + 3.4; tick()")
-        page.wait_for_function("document.getElementById('rest-left').textContent === '3'")
-        page.wait_for_function("window.cues.some((c) => c.name === 'rest-end')", timeout=8000)
-        assert [c for c in page.evaluate("window.cues.map((c) => c.name)")
-                if c in ("count", "rest-end")][-4:] == ["count", "count", "count", "rest-end"]
-        # The rest's question first (it sits over the screen), then muted: cues are still
-        # recorded, not played.
-        wait_prompt(page, "rir:seated row:1")
-        page.click("#skip")
-        page.wait_for_selector("#prompt", state="hidden")
-        page.click("#mute")
-        assert page.inner_text("#mute") == "Sounds: off"
-        # Ready: the next set now, long before the 75 s rest would end.
-        page.click("#ready")
-        page.wait_for_function("['armed', 'set'].includes(document.body.dataset.phase)",
-                               timeout=10_000)
-        again = page.evaluate("fetch('/api/ready', {method: 'POST', headers: {'Content-Type': "
-                              "'application/json'}, body: '{}'}).then(async (r) => "
-                              "[r.status, await r.json()])")
-        assert again == [409, {"ok": False, "error": "no rest is running"}]
-        page.wait_for_function("window.cues.some((c) => c.name === 'rep' && !c.played)",
-                               timeout=60_000)
     finally:
         proc.stop()
 

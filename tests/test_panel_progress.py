@@ -196,7 +196,9 @@ def test_the_progress_screen(tmp_path, browser):  # noqa: F811
             page.screenshot(path=str(ARTIFACTS / f"progress-rework-{size}-end.png"))
 
         # In pounds, when the person chose pounds.
-        big.evaluate("window.units = 'lb'; loadProgress()")
+        # (the panel's own setting where it has one, else the global the charts read)
+        big.evaluate("window.setSetting ? setSetting('units', 'lb') : (window.units = 'lb');"
+                     "loadProgress()")
         big.wait_for_function("document.querySelector('#charts canvas').dataset.ylabel"
                               " === 'load (lb)'")
         lb = big.evaluate(CANVASES)

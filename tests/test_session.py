@@ -64,7 +64,8 @@ def one_exercise_plan(sets_done: bool = True) -> PlanFile:
     return base.model_copy(update={"program": prog, "history": hist})
 
 
-def run_session(plan: PlanFile, db, url: str, io=None, speed: float = 0, watch=None):
+def run_session(plan: PlanFile, db, url: str, io=None, speed: float = 0, watch=None,
+                **runner_kw):
     """Run a session in warped time; `watch(unit)` is called every 10 ms of device time."""
     io = io or ScriptedIO()
     seen = {"max_target_kg": 0.0}
@@ -72,7 +73,7 @@ def run_session(plan: PlanFile, db, url: str, io=None, speed: float = 0, watch=N
     async def main():
         with History(db) as history:
             runner = SessionRunner(lambda: DeviceClient(url), plan, history, io, DAY,
-                                   brief=sim_person(plan, 1))
+                                   brief=sim_person(plan, 1), **runner_kw)
 
             async def monitor():
                 from firmware_bridge.transports.sim_link import _UNITS

@@ -166,8 +166,11 @@ function render() {
   const inSet = s.phase === "set";
   $("load").textContent = loadNum(inSet ? s.applied_kg : (s.next_kg ?? s.applied_kg ?? 0));
   $("load").nextElementSibling.firstChild.textContent = `${settings.units} `;
-  $("step-label").textContent = !s.exercise ? "" : s.step === "warmup" ? `${s.exercise}: warm-up set (light)`
-    : s.step === "assessment" ? `${s.exercise}: test set ${s.set_index}` : `${s.exercise}: set ${s.set_index} of ${s.sets}`;
+  // During a rest the screen is about the set to come, never the one just done.
+  const resting = s.phase === "rest", n = (s.set_index || 0) + (resting ? 1 : 0);
+  $("step-label").textContent = !s.exercise ? "" : (resting ? "Next: " : "") + (s.step === "warmup" ? `${s.exercise}: warm-up set (light)`
+    : s.step === "assessment" ? `${s.exercise}: test set ${n}` : `${s.exercise}: set ${n} of ${s.sets}`);
+  document.querySelector("#reps").closest(".figure").querySelector(".unit-label").firstChild.textContent = resting ? "reps, last set " : "reps ";
   if (s.exercise && s.exercise !== shownExercise && (s.phase === "armed" || s.phase === "rest")) exerciseCard(s.exercise);
   if (s.phase === "set") $("excard").hidden = true;
   renderModes();
@@ -210,14 +213,19 @@ window.cues = [];
 let audio = null, muted = settings.sound === "off";
 const TONES = { rep: [660, 0.08], "set-end": [440, 0.35], count: [880, 0.12], "rest-end": [1100, 0.45] };
 function cue(name) {
-  window.cues.push({ name, played: !muted, at: Date.now() });
+  // `played`: the tone was handed to the page's audio output (false when muted or when the
+  // device has no audio), so what was heard can be checked.
+  const entry = { name, played: false, at: Date.now() };
+  window.cues.push(entry);
   if (muted) return;
   try {
     audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+    if (audio.state === "suspended") audio.resume();
     const [hz, secs] = TONES[name], osc = audio.createOscillator(), gain = audio.createGain();
     osc.frequency.value = hz; gain.gain.value = 0.25;
     osc.connect(gain).connect(audio.destination);
     osc.start(); osc.stop(audio.currentTime + secs);
+    entry.played = true;
   } catch (e) { /* no audio device: the cue is still shown on screen */ }
 }
 function showMute() {

@@ -35,8 +35,18 @@
     const v = (name, dflt) => cs.getPropertyValue(name).trim() || dflt;
     return { fg: v("--fg", "#ffffff"), dim: v("--dim", "#c8c8c8"), card: v("--card", "#151515"),
       line: v("--line", "#444444"), accent: v("--accent", "#ffd400"), green: v("--green", "#2ecc40"),
-      amber: v("--amber", "#ffb000"), red: v("--red", "#ff3b30"), test: v("--chart-test", "#5aa0ff"),
-      onRed: v("--chart-on-red", "#000000") };
+      amber: v("--amber", "#ffb000"), red: v("--red", "#ff3b30"), test: v("--chart-test", "#5aa0ff") };
+  }
+
+  // Black or white, whichever reads better on this colour (WCAG contrast).
+  function textOn(g, colour) {
+    g.fillStyle = colour;
+    const hex = String(g.fillStyle);  // the canvas gives opaque colours back as #rrggbb
+    if (!/^#[0-9a-f]{6}$/i.test(hex)) return "#000000";
+    const lum = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+      .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+    const L = 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2];
+    return (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) ? "#000000" : "#ffffff";
   }
 
   // ---- dates ------------------------------------------------------------------------------
@@ -46,22 +56,23 @@
   const dayText = (d) => { const t = new Date(d * DAY); return `${t.getUTCDate()} ${MONTHS[t.getUTCMonth()]}`; };
   const isoText = (iso) => dayText(dayOf(iso)) + (iso.slice(0, 4) === String(new Date().getFullYear()) ? "" : ` ${iso.slice(0, 4)}`);
 
-  // Date ticks for [x0, x1] (days), at most about maxN of them: days, Mondays, months or years.
-  function timeTicks(x0, x1, maxN) {
-    const span = Math.max(1, x1 - x0);
+  // Date ticks for [x0, x1] (days) that fit in `width` px (labels `measure`d, with a gap):
+  // days, Mondays, months or years, the finest that fits with two labels or more.
+  function timeTicks(x0, x1, width, measure) {
+    const fits = (out) => out.length >= 2 && out.length <= Math.floor(width / (Math.max(...out.map((t) => measure(t.text))) + 14));
     for (const step of [1, 2, 7, 14, 21, 28]) {
-      if (span / step > maxN) continue;
+      if ((x1 - x0) / step > 60) continue;
       let d = Math.ceil(x0);
       if (step >= 7) while (new Date(d * DAY).getUTCDay() !== 1) d++;
       const out = [];
       for (; d <= x1; d += step) out.push({ x: d, text: dayText(d) });
-      return out;
+      if (fits(out)) return out;
     }
-    for (const m of [1, 2, 3, 6, 12, 24, 60]) {
-      if (span / (30.44 * m) > maxN && m < 60) continue;
+    let out = [];
+    for (const m of [1, 2, 3, 6, 12, 24, 60, 120]) {
       const t = new Date(x0 * DAY);
       let y = t.getUTCFullYear(), mo = Math.ceil((t.getUTCMonth() + (t.getUTCDate() > 1 ? 1 : 0)) / m) * m;
-      const out = [];
+      out = [];
       for (;;) {
         y += Math.floor(mo / 12); mo %= 12;
         const d = Date.UTC(y, mo, 1) / DAY;
@@ -69,9 +80,9 @@
         if (d >= x0) out.push({ x: d, text: m >= 12 ? String(y) : (mo === 0 || !out.length ? `${MONTHS[mo]} ${y}` : MONTHS[mo]) });
         mo += m;
       }
-      return out;
+      if (fits(out) || out.length < 2) return out;
     }
-    return [];
+    return out;
   }
 
   // ---- drawing ----------------------------------------------------------------------------
@@ -101,8 +112,9 @@
     let hi = o.hi, step = o.step;
     if (hi == null) {
       const n = Math.max(2, Math.min(5, Math.floor(plotH / 32)));
-      step = niceStep(Math.max(o.max, 1e-9) / n);
-      hi = Math.max(step, Math.ceil(o.max / step - 1e-9) * step);
+      const max = Math.max(o.max, 1);
+      step = niceStep(max / n);
+      hi = Math.ceil(max / step - 1e-9) * step;
     }
     const ticks = [];
     for (let v = 0; v <= hi + 1e-9; v += step) ticks.push(v);
@@ -152,12 +164,8 @@
     let x0 = Math.min(...days), x1 = Math.max(...days);
     const pad = Math.max(1.5, (x1 - x0) * 0.03);
     x0 -= pad; x1 += pad;
-    return { x0, x1, xlabels: (X, left, right, g) => {
-      const room = g.measureText("30 Sep").width + 18;  // a day label and the gap after it
-      let ticks = timeTicks(x0, x1, Math.max(2, Math.floor((right - left) / room)));
-      if (ticks.length < 2) ticks = timeTicks(x0, x1, Math.max(3, Math.floor((right - left) / room) + 1));
-      return ticks.map((t) => ({ px: X(t.x), text: t.text }));
-    } };
+    return { x0, x1, xlabels: (X, left, right, g) => timeTicks(x0, x1, right - left, (t) => g.measureText(t).width)
+      .map((t) => ({ px: X(t.x), text: t.text })) };
   }
 
   function line(f, pts, colour, { width = 3, dash = [], dots = 0 } = {}) {
@@ -174,10 +182,13 @@
     return pts.length;
   }
 
+  // Hollow rings, smaller where test days crowd (a long history): never hiding the lines.
   function rings(f, pts, colour) {
     const { g, X, Y, P } = f;
-    g.save(); g.strokeStyle = colour; g.fillStyle = P.card; g.lineWidth = 3;
-    pts.forEach(([x, v]) => { g.beginPath(); g.arc(X(x), Y(v), 6.5, 0, 2 * Math.PI); g.fill(); g.stroke(); });
+    const days = new Set(pts.map((q) => q[0])).size;
+    const r = Math.max(2.5, Math.min(6.5, (f.right - f.left) / Math.max(days, 1) / 3));
+    g.save(); g.strokeStyle = colour; g.fillStyle = P.card; g.lineWidth = r > 4 ? 3 : 2;
+    pts.forEach(([x, v]) => { g.beginPath(); g.arc(X(x), Y(v), r, 0, 2 * Math.PI); g.fill(); g.stroke(); });
     g.restore();
     return pts.length;
   }
@@ -206,8 +217,10 @@
     if (!all.length) { empty(c, "no sessions yet"); return; }
     const f = frame(c, { ylabel: `load (${unit()})`, max: Math.max(...all.map((q) => q[1])),
       ...timeAxis(all.map((q) => q[0])) });
-    c.dataset.points = line(f, est, f.P.accent, { width: 3, dash: [9, 6] })
-      + line(f, work, f.P.fg, { width: 3, dots: 4 }) + rings(f, tests, f.P.test);
+    // The rings under the lines; dots on the working line while they do not run together.
+    const dots = work.length <= (f.right - f.left) / 9 ? 4 : 0;
+    c.dataset.points = rings(f, tests, f.P.test) + line(f, est, f.P.accent, { width: 3, dash: [9, 6] })
+      + line(f, work, f.P.fg, { width: 3, dots });
   }
 
   const painColour = (P, v) => (v <= 3 ? P.green : v <= 5 ? P.amber : P.red);
@@ -225,7 +238,7 @@
       if (q.red_flag) {  // a red flag: a full-height red bar with "!", never a pain number
         const fw = Math.max(bw, 14);
         g.fillStyle = P.red; g.fillRect(x - fw / 2, Y(10), fw, Y(0) - Y(10));
-        g.fillStyle = P.onRed; g.font = font(18, true); g.textAlign = "center"; g.textBaseline = "top";
+        g.fillStyle = textOn(g, P.red); g.font = font(20, true); g.textAlign = "center"; g.textBaseline = "top";
         g.fillText("!", x, Y(10) + 3);
         g.font = font(); g.textAlign = "left"; g.textBaseline = "alphabetic";
         drawn++; flags++; continue;
@@ -241,7 +254,7 @@
     if (!conf.length) { empty(c, "not answered yet"); return; }
     const pts = conf.map((q) => [dayOf(q.date), q.confidence]);
     const f = frame(c, { ylabel: "confidence (0-10)", hi: 10, step: 2, ...timeAxis(pts.map((q) => q[0])) });
-    c.dataset.points = line(f, pts, f.P.green, { width: 3, dots: 4 });
+    c.dataset.points = line(f, pts, f.P.green, { width: 3, dots: pts.length <= (f.right - f.left) / 9 ? 4 : 0 });
   }
 
   const WEEKS_SHOWN = 26;
