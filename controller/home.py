@@ -85,6 +85,21 @@ class Home:
             raise AttributeError(name)
         return getattr(runner, name)
 
+    async def stop(self, source: str) -> dict[str, Any]:
+        """STOP from any surface, with or without someone chosen: nothing is loaded between
+        sessions (the link is closed), so there is nothing to confirm then."""
+        if self.runner is None:
+            return {"confirmed": False, "applied_kg": 0.0,
+                    "detail": "no session: the unit is not loaded"}
+        return await self.runner.stop(source)
+
+    def set_next_load(self, kg: float, source: str) -> float:
+        if self.runner is None:
+            from controller.safety import SafetyRefusal
+
+            raise SafetyRefusal("no set is coming up: no one is training", requested_kg=kg)
+        return self.runner.set_next_load(kg, source)
+
     @property
     def plan_path(self) -> Path | None:
         return None if self.current is None else self.current.plan_path

@@ -120,14 +120,9 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
 
 
 def _url(value: str) -> str:
-    from firmware_bridge.links import scheme_of
-    from firmware_bridge.transports.base import LinkError
+    from controller.cli import _check_url  # the one check every --device gets
 
-    try:
-        scheme_of(value)
-    except LinkError as e:
-        raise click.BadParameter(str(e), param_hint="--device") from None
-    return value
+    return _check_url(value)
 
 
 def _save(save_plan: Any, path: Path, plan: Any) -> None:

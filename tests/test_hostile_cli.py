@@ -153,6 +153,9 @@ def baseline(path: tuple[str, ...], folder: Path) -> dict[str, list[str]]:
         "device set-load": {"kg": ["0"], "--device": [sim]},
         "device scan": {"--timeout": ["1"]},
         "sim serve": {"--tcp": ["127.0.0.1:0"]},
+        # An address no machine has (TEST-NET-1): whatever else is accepted, serve cannot
+        # listen and ends (exit 2) instead of serving until stopped.
+        "serve": {"--home": [str(folder / "serve-home")], "--panel": ["192.0.2.1:1"]},
         "plan init": {"--file": [str(folder / "new-plan.json")], "--profile": ["pain"]},
         "plan next": {"--file": [plan]}, "plan show": {"--file": [plan]},
         "plan clear": {"--file": [plan], "--red-flag": [], "--by": ["dr"]},

@@ -218,10 +218,20 @@ def test_from_a_cold_serve_two_people_train_on_the_panel(tmp_path, browser):  # 
         assert "Warm-up" in summary and "Set 2" in summary and "Next session:" in summary
         assert "Pain during: seated row 2/10" in summary
         audit(pages, "summary")
+        # Her progress (working loads, records, weeks) and the unit, readable at both sizes.
+        for name, ready in (("progress", "document.querySelectorAll('#charts canvas"
+                                         "[data-points]').length === 5"),
+                            ("unit", "document.querySelectorAll('#unit-info dd').length > 5")):
+            for page in pages.values():
+                page.click(f'.tab[data-screen="{name}"]')
+                page.wait_for_function(ready)
+            audit(pages, name)
         again = small.evaluate("fetch('/api/ready', {method: 'POST', headers: {'Content-Type': "
                                "'application/json'}, body: '{}'}).then(async (r) => "
                                "[r.status, await r.json()])")
         assert again == [409, {"ok": False, "error": "no rest is running"}]
+        small.click('.tab[data-screen="home"]')  # the summary stays until Home is pressed
+        small.wait_for_function("document.body.dataset.screen === 'summary'")
         small.click("#summary-home")
         small.wait_for_function("document.body.dataset.screen === 'home'")
         assert "Trained today" in small.inner_text('.person[data-id="ann"]')
@@ -300,6 +310,9 @@ def test_serve_says_what_is_wrong_and_refuses_out_of_turn(tmp_path):
     try:
         status, body, _ = request(url + "api/home")
         assert status == 200 and body["people"] == [] and body["current"] is None
+        assert request(url + "api/today")[0:2] == (409, {
+            "ok": False, "error": "no one is chosen yet: pick who is training on the home "
+                                  "screen"})
         assert request(url + "api/start", {})[0:2] == (
             409, {"ok": False, "error": "choose who is training first", "field": "id"})
         assert request(url + "api/person", {"id": "nobody"})[0] == 404
@@ -319,6 +332,26 @@ def test_serve_says_what_is_wrong_and_refuses_out_of_turn(tmp_path):
         assert status == 409 and "already under way" in body["error"]
         status, body, _ = request(url + "api/person", {"id": "cleo"})
         assert status == 409 and "under way" in body["error"]
+    finally:
+        proc.stop()
+
+    # A person paused by a red flag: shown as paused, Start refused with the reason.
+    from controller.models import RedFlag
+    from controller.plan_updates import record_red_flag
+
+    today = dt.date.today()
+    plan = plan_for("Dan", ProfileKind.OLDER, Exercise(
+        name="seated row", multi_joint=True, region="upper"), [(5.0, 8)], today)
+    save_plan(record_red_flag(plan, RedFlag.CHEST_PAIN, "pain:session",
+                              today - dt.timedelta(days=1)), home / "people" / "dan.json")
+    proc, url = start_serve(home, speed="1")
+    try:
+        card = next(c for c in request(url + "api/home")[1]["people"] if c["id"] == "dan")
+        assert card["status"] == "paused" and card["can_start"] is False
+        assert "chest pain" in card["plain"].lower()
+        assert request(url + "api/person", {"id": "dan"})[0] == 200
+        status, body, _ = request(url + "api/start", {})
+        assert status == 409 and "all-clear" in body["error"]
     finally:
         proc.stop()
 
@@ -342,3 +375,45 @@ def test_a_modes_peak_goes_through_the_same_gate_as_a_load(mode, peak):
             sup.check_mode(mode, 10.0, allowed_kg=50.0, unit_modes=int(ModeBits.CONSTANT))
     else:
         assert sup.check_mode(mode, 10.0, allowed_kg=50.0, unit_modes=int(ModeBits.CONSTANT))
+
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+def test_the_systemd_unit_starts_serve_and_its_stop_keeps_the_session(tmp_path):
+    """deploy/halfstep.service as systemd would run it (its own options, the unit and folder
+    swapped for the simulator and a temporary one): up, a session started, then systemd's
+    SIGTERM: the session is stopped and kept, the process exits 0 within TimeoutStopSec."""
+    import configparser
+    import shlex
+    import signal
+    import time
+
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.read(DEPLOY / "halfstep.service")
+    service = unit["Service"]
+    argv = shlex.split(service["ExecStart"])
+    assert argv[0].endswith("/bin/halfstep") and argv[1] == "serve"
+    options = dict(zip(argv[2::2], argv[3::2], strict=True))
+    assert set(options) == {"--home", "--device", "--panel"}
+    assert service["KillSignal"] == "SIGTERM" and "CAP_SYS_NICE" in service["AmbientCapabilities"]
+    options.update({"--home": str(tmp_path), "--device": "sim://?seed=4&rest=60",
+                    "--panel": "127.0.0.1:0"})
+    proc = Background("serve", *[x for kv in options.items() for x in kv], "--speed", "4")
+    try:
+        url = proc.first_line().removeprefix("panel: ")
+        assert request(url + "api/people", {"name": "Dee", "kind": "athlete"})[0] == 200
+        assert request(url + "api/person", {"id": "dee"})[0] == 200
+        assert request(url + "api/start", {})[0] == 200
+        end = time.monotonic() + 60
+        while request(url + "api/state")[1]["state"]["phase"] != "set":
+            assert time.monotonic() < end, "no set started"
+            time.sleep(0.2)
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(timeout=float(service["TimeoutStopSec"])) == 0
+    finally:
+        proc.stop()
+    with sqlite3.connect(tmp_path / "people" / "dee.sqlite") as db:
+        assert list(db.execute("SELECT status, notes FROM sessions")) == [
+            ("stopped", "interrupted")]
+        assert db.execute("SELECT count(*) FROM sets").fetchone()[0] == 1

@@ -83,6 +83,7 @@ $("summary-home").addEventListener("click", async () => {
   const r = await api("/api/home", {});
   if (!r.ok) { $("summary-plain").textContent = r.error; return; }
   home = await api("/api/home");
+  today = null;
   renderHome();
   show("home");
 });

@@ -29,6 +29,7 @@ let fastest = 0, state = {}, prompt = null, clockOffset = 0, curve = [], chosen 
 
 // ---- screens ---------------------------------------------------------------------------------
 function show(name) {
+  if (name === "home" && home && home.summary) name = "summary";  // it stays until Home
   document.querySelectorAll(".screen").forEach((s) => s.classList.toggle("shown", s.id === name));
   document.querySelectorAll(".tab").forEach((t) => t.setAttribute("aria-current", t.dataset.screen === name ? "page" : "false"));
   document.body.dataset.screen = name;
@@ -124,10 +125,14 @@ function showPaused(pause) {  // the banner and the all-clear form while a red f
     d.value = todayDate || new Date().toISOString().slice(0, 10);
     if (todayDate) d.max = todayDate;
     if (pause.date) d.min = pause.date;
-    $("clear-confirm").checked = false; $("clear-submit").disabled = true; $("clear-msg").textContent = "";
+    $("clear-confirm").checked = false; $("clear-submit").disabled = true;
+    $("clear-msg").textContent = "Tick the box above first: the button records the all-clear once it is confirmed.";
   }
 }
-$("clear-confirm").addEventListener("change", () => { $("clear-submit").disabled = !$("clear-confirm").checked; });
+$("clear-confirm").addEventListener("change", () => {
+  $("clear-submit").disabled = !$("clear-confirm").checked;
+  $("clear-msg").textContent = $("clear-confirm").checked ? "" : "Tick the box above first: the button records the all-clear once it is confirmed.";
+});
 $("clear-date").addEventListener("invalid", () => {
   $("clear-msg").textContent = "The date of the all-clear must be on or after the red flag's date, and not in the future.";
 });
@@ -345,10 +350,12 @@ $("plus").addEventListener("click", () => adjust(+1));
 function drawCurve() {
   const c = $("curve"), g = c.getContext("2d");
   c.width = c.clientWidth; c.height = c.clientHeight;
-  g.fillStyle = "#151515"; g.fillRect(0, 0, c.width, c.height);
+  const css = getComputedStyle(document.body), v = (n) => css.getPropertyValue(n).trim();
+  const fg = v("--fg") || "#ffffff", accent = v("--accent") || "#ffd400";
+  g.fillStyle = v("--card") || "#151515"; g.fillRect(0, 0, c.width, c.height);
   if (curve.length < 2) return;
   const t0 = curve[0][0], t1 = curve[curve.length - 1][0] || t0 + 1;
-  for (const [k, colour] of [[1, "#ffffff"], [2, "#ffd400"]]) {
+  for (const [k, colour] of [[1, fg], [2, accent]]) {
     const vals = curve.map((p) => p[k]);
     // Position fills the height; force is drawn from zero, so noise on a steady load stays flat.
     const lo = k === 2 ? 0 : Math.min(...vals), hi = k === 2 ? Math.max(...vals, 1) * 1.3 : Math.max(...vals, lo + 1);
@@ -360,8 +367,8 @@ function drawCurve() {
     });
     g.stroke();
   }
-  g.fillStyle = "#c8c8c8"; g.font = "16px sans-serif";
-  g.fillText("position", 10, 20); g.fillStyle = "#ffd400"; g.fillText("force", 90, 20);
+  g.fillStyle = fg; g.font = "18px sans-serif";
+  g.fillText("position", 10, 22); g.fillStyle = accent; g.fillText("force", 100, 22);
   c.dataset.points = curve.length;
 }
 
@@ -395,6 +402,8 @@ function serverPrompt(p) {  // a prompt event: the session's question, or null w
 }
 function choose(value) {  // a value picked on a scale or among the red flags; Save sends it
   chosen = value;
+  const scale = prompt && (prompt.kind === "pain" || prompt.kind === "number");
+  $("prompt-msg").textContent = value == null && scale ? "Choose a number, then Save." : "";
   const save = $("save"), flag = typeof value === "string" && value.startsWith("red_flag:");
   save.hidden = false; save.disabled = value == null;
   save.textContent = flag ? "Stop everything: red flag" : "Save";
@@ -463,6 +472,7 @@ function showPrompt(p, mode = "answer") {
   };
   if ($("skip")) $("skip").onclick = () => answer(null);
   $("save").onclick = () => { if (chosen != null) answer(chosen); };
+  if (scaled) $("prompt-msg").textContent = "Choose a number, then Save.";
   box.hidden = false;
   const first = box.querySelector("#prompt-body button"); if (first) first.focus();
 }
