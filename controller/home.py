@@ -70,7 +70,7 @@ class Home:
                  today: Callable[[], dt.date] = dt.date.today):
         self.core, self.folder, self.url, self.bus, self.io = core, folder, url, bus, io
         self.runner_for = runner_for  # builds a SessionRunner (called on the core)
-        self.today = today
+        self.day = today  # the calendar (a session keeps its own `today`)
         self.current: Person | None = None
         self.runner: Any = None  # the current person's CoreRunner
         self.history: Any = None
@@ -111,7 +111,7 @@ class Home:
         file version: reading and prescribing grows with the history)."""
         from controller.plan_cli import PlanProblem, load_plan
 
-        today = self.today()
+        today = self.day()
         cards = []
         for p in find_people(self.folder):
             try:
@@ -171,7 +171,7 @@ class Home:
             await self.core.call(self.history.close)
             self.history = None
         self.history = await self.core.call(History, person.db_path)
-        day = self.today()
+        day = self.day()
         history = self.history
         runner = await self.core.call(lambda: self.runner_for(person, plan, history, day))
         self.current, self.runner = person, CoreRunner(runner, self.core)
@@ -186,7 +186,7 @@ class Home:
                 raise HomeError("choose who is training first", 409, "id")
             if self.running is not None and not self.running.done():
                 raise HomeError(f"{self._name()}'s session is already under way")
-            if self.runner.today != self.today() or self.summary is not None:
+            if self.runner.today != self.day() or self.summary is not None:
                 await self._load(self.current)  # a new day, or after a session: afresh
             self.summary = None
             if self.runner.rx.status == "paused":
@@ -265,7 +265,7 @@ class Home:
             plan = PlanFile(
                 profile=UserProfile(name=name.strip(), kind=profile_kind,
                                     sessions_per_week=spw, painful_regions=painful),
-                program=Program(start_date=self.today(),
+                program=Program(start_date=self.day(),
                                 exercises=default_exercises(profile_kind)))
         except ValidationError as e:
             raise HomeError(describe(e), 400) from None

@@ -236,6 +236,9 @@ def test_a_red_flag_on_the_panel_pauses_the_program_until_an_all_clear(tmp_path,
         for k in (1, 2):
             wait_prompt(big, f"rir:seated row:{k}", timeout=90_000, resume=True)
             big.click("#skip")
+            if k == 1:  # Ready: the next set now, not after the rest
+                big.wait_for_selector("#prompt", state="hidden")
+                assert request(url + "api/ready", {})[0] in (200, 409)
         wait_prompt(big, "pain:seated row", resume=True)
         big.click('.scale button[data-v="2"]')
         big.click("#save")

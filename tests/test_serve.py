@@ -80,7 +80,7 @@ def people(folder: Path) -> None:
         [(20.0, 10), (25.0, 8), (30.0, 6)], today), folder / "ben.json")
 
 
-def start_serve(home: Path, speed: str = "8") -> tuple[Background, str]:
+def start_serve(home: Path, speed: str = "10") -> tuple[Background, str]:
     proc = Background("serve", "--home", str(home), "--speed", speed,
                       "--panel", "127.0.0.1:0")
     line = proc.first_line()
