@@ -31,6 +31,7 @@ from typing import Any, BinaryIO, Literal, TextIO
 
 import structlog
 
+from controller.console import ConsoleLine
 from firmware_bridge import flight, wirelog
 from firmware_bridge.redact import redact_text
 from firmware_bridge.wirelog import BackgroundWriter
@@ -217,7 +218,7 @@ def configure_logging(fmt: LogFormat = "text", level: str = "warning",
     _stream = out
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(sort_keys=False) if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False))
+        else ConsoleLine(stream or sys.stderr))  # one line each: the file keeps the rest
     shown = LEVELS[level.upper()]
     keep = min(shown, logging.INFO) if file is not None else shown
     sink = _sink = LogFile(file) if file is not None else None

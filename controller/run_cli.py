@@ -31,7 +31,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
     @cli.command()
     @FILE_OPTION
     @DB_OPTION
-    @device_option(default=None)
+    @device_option(optional=True)
     @click.option("--seed", type=Number(0, 2**31, integer=True), default=1, show_default=True,
                   help="The simulated person (when the device is the simulator).")
     @click.option("--speed", type=Number(0, 1000), default=10.0,
@@ -111,8 +111,10 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
         async def main() -> None:
             from controller.control_core import ControlCore, CoreRunner
             from controller.panel_io import PersonIO, StdinLines
+            from controller.terminal import Terminal
 
             bus = EventBus()
+            term = Terminal()
             # The session, the link and its heartbeats run on the control core's own thread
             # and loop (warped with --speed for the in-process simulator); the panel, MQTT
             # and the terminal stay here and reach it through `core` (design contract 12).
@@ -122,7 +124,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                     # Questions are answered at the terminal or on the panel, whichever first;
                     # typed lines are delivered to the core's loop, where questions wait.
                     lines = (await core.call(StdinLines)) if sys.stdin is not None else None
-                    io = PersonIO(click.echo, lines, auto_pain, auto_yes, answers)
+                    io = PersonIO(term.echo, lines, auto_pain, auto_yes, answers)
                     runner = await core.call(lambda: SessionRunner(
                         lambda: device_client(url), plan, history, io, day, brief=brief,
                         bus=bus, save=lambda p: save_plan(p, path)))
@@ -131,7 +133,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                     # every thread, the core's too) takes milliseconds, not a few hundred.
                     gc.collect()
                     gc.freeze()
-                    await _session(CoreRunner(runner, core), io, bus)
+                    await _session(CoreRunner(runner, core), io, bus, term)
                 finally:
                     await core.call(history.close)
                     if history.pending:  # the disk was full: kept beside the database
@@ -140,9 +142,10 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                                    + (f"; {history.unsaved} could not be kept at all (disk "
                                       "full)" if history.unsaved else ""), err=True)
 
-        async def _session(runner: Any, io: Any, bus: Any) -> None:
+        async def _session(runner: Any, io: Any, bus: Any, term: Any) -> None:
             from controller.mqtt_sink import MqttSink
             from controller.panel import Panel
+            from controller.terminal import keep_status
 
             async with contextlib.AsyncExitStack() as stack:
                 board = None
@@ -173,6 +176,11 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                     if runner.rx.status == "paused":
                         raise Refused(paused_text(runner.rx))
                 running = runner.start()  # on the core; saves the plan as it goes
+                # The rest's countdown and the wait for the handles, on the terminal.
+                status = asyncio.get_running_loop().create_task(keep_status(
+                    term, lambda: runner.state,
+                    lambda: io.prompt is not None and io.lines is not None))
+                stack.push_async_callback(_cancelled, status)
                 try:
                     result = await asyncio.shield(asyncio.wrap_future(running))
                 except ProgramPaused as e:
@@ -287,6 +295,12 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             out.write_text(text, encoding="utf-8")
         except OSError as e:
             raise click.ClickException(f"{out}: cannot be written ({e.strerror or e})") from None
+
+
+async def _cancelled(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _until(done: Any, seconds: float) -> None:

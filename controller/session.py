@@ -819,7 +819,10 @@ class SessionRunner:
             self._emit_set(record)
             self._set_state(phase="fault", link="lost", applied_kg=0.0,
                             reason=f"link lost: {e}")
-            self.io.say(f"  the link was lost: the {record.full_reps} rep(s) done are kept; "
+            n = record.full_reps
+            kept = "no reps were done yet" if n == 0 else (
+                "the 1 rep done is kept" if n == 1 else f"the {n} reps done are kept")
+            self.io.say(f"  the link was lost: {kept}; "
                         "let the handles down slowly (some units keep the weight on until "
                         "they are reached again and stopped)")
             await self._reconnect()

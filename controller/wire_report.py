@@ -2,8 +2,10 @@
 the sets (load on to load off) and their reps, recomputed from the recorded telemetry.
 
 Pure: a WireLog (or a WireLogReader, streamed) in, a summary and a timeline out (the support
-tools print them). One pass, record by record: what is kept does not grow with the recording
-(details of the first sets and link losses, a bounded sample of command latencies).
+tools print them). Sets, links, faults and the unit's events are told in the words of
+controller/outcomes.py, the same as a JSON log's summary of the same session. One pass, record
+by record: what is kept does not grow with the recording (details of the first sets and link
+losses, a bounded sample of command latencies).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from controller import outcomes
 from controller.events import iso
 from controller.reps import CableRepEngine
 from firmware_bridge.codec import FrameDecoder
@@ -33,8 +36,6 @@ from firmware_bridge.redact import redact_text, redact_url
 from firmware_bridge.wirelog import CLOSE, OPEN, RX, TX
 
 GAP_S = 0.3  # a telemetry gap worth a line in the timeline (the host's "degraded")
-_WARN = {EventCode.LEASE_EXPIRED, EventCode.HANDLE_RELEASED, EventCode.EMERGENCY_STOP_LATCHED,
-         EventCode.DELOADED, EventCode.TENSION_LIMIT, EventCode.BOOT}
 
 
 @dataclass
@@ -70,12 +71,13 @@ class WireSummary:
     latency_ms: list[float] = field(default_factory=list)  # all, or a uniform sample of them
     answered: int = 0
     latency_max_ms: float = 0.0
-    events: dict[str, int] = field(default_factory=dict)
     sets: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_LISTED sets
     set_count: int = 0
     rep_count: int = 0
     gaps: int = 0
     device: dict[str, Any] = field(default_factory=dict)
+    unanswered_opens: int = 0  # link openings the unit never answered HELLO on
+    story: outcomes.Story = field(default_factory=outcomes.Story)
 
     def note_latency(self, ms: float) -> None:
         """Kept exactly up to MAX_LATENCIES, then as a uniform sample (reservoir) of that size,
@@ -136,7 +138,8 @@ class _Segment:
     def __init__(self, n: int, s: WireSummary, out: Callable[[Row], None]):
         self.n, self.s, self.out = n, s, out
         self.rx, self.tx = FrameDecoder(), FrameDecoder()
-        self.sent: dict[int, tuple[int, str]] = {}  # seq -> (time, command) awaiting an answer
+        # seq -> (time, command, the loads a SET_LOAD asked for) awaiting an answer
+        self.sent: dict[int, tuple[int, str, tuple[int, ...] | None]] = {}
         self.last_dev_seq: int | None = None
         self.last_sample_us: int | None = None
         self.engine: CableRepEngine | None = None
@@ -144,6 +147,10 @@ class _Segment:
         self.cables = 1
         self.fed = 0
         self.last_us = 0
+        self.answered = False  # the unit said who it is (DEVICE_INFO) on this link
+        self.rebooted = False  # ... and then booted again: its load and lease are gone
+        self.ending: str | None = None  # how the link ended (outcomes), once it has
+        self.gap = 0  # frames missing before the last one read (sequence numbers)
 
     def row(self, at_us: int, level: str, kind: str, text: str) -> None:
         self.out(Row(at_us, level, kind, text, self.n))
@@ -158,6 +165,7 @@ class _Segment:
                        ended_by=why, mean_concentric_m_s=summ.mean_concentric_m_s)
         s.set_count += 1
         s.rep_count += summ.reps
+        s.story.add_set(current["load_kg"], summ.reps, summ.partial_reps, why)
         if len(s.sets) < MAX_LISTED:
             s.sets.append(current)
         self.row(at_us, "info", "set", f"set {s.set_count} ended ({why}): "
@@ -165,6 +173,8 @@ class _Segment:
         self.engine, self.current = None, None
 
     def feed(self, r: Any) -> None:
+        if not self.fed and r.kind != OPEN:
+            self.answered = True  # a later part of a rotated recording: the link was up
         self.fed += 1
         self.last_us = r.at_us
         s = self.s
@@ -173,16 +183,7 @@ class _Segment:
             url = redact_url(r.data.decode("utf-8", "replace"))  # old files: credentials too
             self.row(r.at_us, "info", "link", f"link opened: {url}")
         elif r.kind == CLOSE:
-            why = redact_text(r.data.decode("utf-8", "replace"))
-            lost = why.startswith("lost")
-            if lost:
-                s.lost += 1
-                if len(s.links_lost) < MAX_LISTED:
-                    s.links_lost.append(why[6:])
-            self.end_set(r.at_us, "link lost" if lost else "link closed")
-            self.row(r.at_us, "error" if lost else "info", "link",
-                     f"link {'lost' if lost else 'closed by the host'}"
-                     + (f": {why[6:]}" if lost else ""))
+            self._close(r)
         elif r.kind == TX:
             s.tx_bytes += len(r.data)
             if r.data:
@@ -192,6 +193,35 @@ class _Segment:
             if r.data:
                 self._rx(r)
 
+    def _close(self, r: Any) -> None:
+        """How the link ended: the unit rebooted; lost (it failed, or the host gave it up with
+        a set under way or a command unanswered: the controller's "link lost"); or closed by
+        the host."""
+        s = self.s
+        why = redact_text(r.data.decode("utf-8", "replace"))
+        failed = why.startswith("lost")
+        waiting = sorted({name for _, name, _ in self.sent.values() if name != "STOP"})
+        if self.rebooted:
+            ending = outcomes.UNIT_REBOOTED
+            text = ("link lost after the unit rebooted: " + why[6:] if failed
+                    else "link closed by the host after the unit rebooted")
+            level = "info"
+        elif failed:
+            ending, text, level = outcomes.LINK_LOST, f"link lost: {why[6:]}", "error"
+        elif self.current is not None or waiting:
+            ending, level = outcomes.LINK_LOST, "error"
+            gave_up = ("a set under way" if self.current is not None else "no answer to "
+                       + ", ".join(waiting))
+            why = f"the host closed it with {gave_up}"
+            text = f"link lost: {why}"
+        else:
+            ending, text, level = outcomes.CLOSED, "link closed by the host", "info"
+        if ending == outcomes.LINK_LOST and len(s.links_lost) < MAX_LISTED:
+            s.links_lost.append(why[6:] if failed else why)
+        self.ending = self.ending or ending
+        self.end_set(r.at_us, ending)
+        self.row(r.at_us, level, "link", text)
+
     def _tx(self, r: Any) -> None:
         s = self.s
         for f in self.tx.feed(r.data):
@@ -200,30 +230,38 @@ class _Segment:
             name = f.msg.TYPE.name
             if f.seq in self.sent:  # the same sequence number, still unanswered: a retry
                 s.retries += 1
+                s.story.fault(outcomes.RETRIED)
                 self.row(r.at_us, "warning", "retry", f"{name} sent again (seq {f.seq})")
                 continue
             s.commands[name] = s.commands.get(name, 0) + 1
-            self.sent[f.seq] = (r.at_us, name)
-            text = name if not isinstance(f.msg, SetLoad) else \
-                f"SET_LOAD {', '.join(f'{v / 2:.1f}' for v in f.msg.loads_half_kg)} kg"
+            asked = f.msg.loads_half_kg if isinstance(f.msg, SetLoad) else None
+            self.sent[f.seq] = (r.at_us, name, asked)
+            text = name if asked is None else \
+                f"SET_LOAD {', '.join(f'{v / 2:.1f}' for v in asked)} kg"
             self.row(r.at_us, "info", "command", text)
 
     def _rx(self, r: Any) -> None:
         s = self.s
         for f in self.rx.feed(r.data):
             s.frames_rx += 1
+            self.gap = 0
             if self.last_dev_seq is not None:
                 gap = (f.seq - self.last_dev_seq - 1) & 0xFF
                 if gap < 128:
                     s.frames_lost += gap
+                    self.gap = gap
             self.last_dev_seq = f.seq
             msg = f.msg
             if isinstance(msg, Ack | Nack):
                 self._answer(r.at_us, msg)
             elif isinstance(msg, DeviceInfo):
                 self.cables = msg.cable_count
+                self.answered = True
                 s.device = {"serial": msg.serial, "firmware": msg.firmware_version,
                             "cables": msg.cable_count, "max_kg": msg.max_load_half_kg / 2}
+                hello = next((q for q, x in self.sent.items() if x[1] == "HELLO"), None)
+                if hello is not None:  # DEVICE_INFO is HELLO's answer
+                    self.s.note_latency((r.at_us - self.sent.pop(hello)[0]) / 1000)
             elif isinstance(msg, Event):
                 self._event(r.at_us, msg)
             elif isinstance(msg, Telemetry):
@@ -237,25 +275,41 @@ class _Segment:
             self.row(at_us, "warning", "nack", f"{_msg_name(msg.ref_type)} refused by the "
                      f"unit (error {msg.error})")
         elif msg.ref_type == MsgType.SET_LOAD:
+            if ask is not None and ask[2] is not None and tuple(msg.values) != ask[2]:
+                self.s.story.fault(outcomes.LOAD_DIFFERS)
+                self.row(at_us, "warning", "load", "the unit took another load than asked: "
+                         f"{', '.join(f'{v / 2:.1f}' for v in msg.values)} kg for "
+                         f"{', '.join(f'{v / 2:.1f}' for v in ask[2])} kg")
             kg = max(msg.values, default=0) / 2
             if kg > 0 and self.current is None:
                 self.current = {"load_kg": kg, "started": iso(at_us / 1e6)}
                 self.engine = CableRepEngine(self.cables)
             self.row(at_us, "info", "load", f"load applied: {kg:.1f} kg")
         elif msg.ref_type == MsgType.STOP:
-            self.end_set(at_us, "stop")
+            self.end_set(at_us, outcomes.STOP)
 
     def _event(self, at_us: int, msg: Event) -> None:
         try:
-            code: EventCode | None = EventCode(msg.code)
-            name = code.name  # type: ignore[union-attr]
+            name = EventCode(msg.code).name
         except ValueError:
-            code, name = None, f"EVENT_{msg.code}"
-        self.s.events[name] = self.s.events.get(name, 0) + 1
-        self.row(at_us, "warning" if code in _WARN else "info", "device",
-                 f"unit: {name.lower().replace('_', ' ')} (value {msg.value})")
-        if code in (EventCode.LEASE_EXPIRED, EventCode.EMERGENCY_STOP_LATCHED):
-            self.end_set(at_us, name.lower().replace("_", " "))
+            name = f"EVENT_{msg.code}"
+        # A BOOT on a link the unit had answered on: it restarted under the host (the client
+        # closes the link then, as the JSON log's device_rebooted says).
+        reboot = name == "BOOT" and self.answered
+        level = self.s.story.unit_event(name, reboot=reboot)
+        if reboot:
+            self.row(at_us, level, "device", "unit rebooted: it booted again on a link it had "
+                     "answered on (its load and lease are gone)")
+            self.s.frames_lost -= self.gap  # a rebooted unit numbers its frames afresh
+            if not self.rebooted:
+                self.rebooted = True
+                self.end_set(at_us, outcomes.UNIT_REBOOTED)
+            return
+        what = {"BOOT": " (start-up report)"}.get(name, "")
+        self.row(at_us, level, "device",
+                 f"unit: {outcomes.event_word(name)}{what} (value {msg.value})")
+        if name in outcomes.SET_ENDERS:
+            self.end_set(at_us, outcomes.SET_ENDERS[name])
 
     def _telemetry(self, at_us: int, msg: Telemetry) -> None:
         if self.last_sample_us is not None and (at_us - self.last_sample_us) / 1e6 > GAP_S:
@@ -280,24 +334,31 @@ class _Segment:
         s.bad_frames += self.rx.stats.bad_frames
         s.skipped_bytes += self.rx.stats.skipped_bytes
         s.unanswered += len(self.sent)
-        self.end_set(self.last_us, "end of the recording")
+        self.end_set(self.last_us, outcomes.END_OF_LOG)
+        ending = self.ending or (outcomes.UNIT_REBOOTED if self.rebooted else
+                                 outcomes.NOT_CLOSED)
+        if not self.answered:  # HELLO never answered: no link to the unit to tell of
+            s.unanswered_opens += 1
+            return
+        if ending == outcomes.LINK_LOST:
+            s.lost += 1
+        s.story.end_link(ending)
 
 
 def summary_lines(s: WireSummary, problem: str | None) -> list[str]:
+    """The story (sets, links, faults, unit events: the same lines a JSON log of the session
+    gives), then what only the wire shows: link openings, frames, commands, latency."""
     dur = (s.end_us - s.start_us) / 1e6
     lat = np.array(s.latency_ms) if s.latency_ms else None
     d = s.device
-    more_sets = s.set_count - len(s.sets)
     lines = [
         (f"wire log: {iso(s.start_us / 1e6)} to {iso(s.end_us / 1e6)} ({dur:.1f} s, "
          f"{s.records} records)" if s.records else "wire log: no records")
         + f"; unit {d.get('serial', '?')} firmware {d.get('firmware', '?')}",
-        f"sets: {s.set_count}, reps: {s.rep_count}"
-        + ("".join(f"\n  set {i}: {x['load_kg']:.1f} kg, {x['reps']} reps"
-                   + (f" (+{x['partial_reps']} partial)" if x["partial_reps"] else "")
-                   + f", ended by {x['ended_by']}" for i, x in enumerate(s.sets, 1)))
-        + (f"\n  ... and {more_sets} more" if more_sets else ""),
-        f"link: opened {s.links} time(s), lost {s.lost}"
+        *s.story.lines(),
+        f"link: opened {s.links} time(s)"
+        + (f" ({s.unanswered_opens} never answered)" if s.unanswered_opens else "")
+        + f", lost {s.lost}"
         + (f" ({'; '.join(s.links_lost)}{'; ...' if s.lost > len(s.links_lost) else ''})"
            if s.links_lost else "")
         + f", reconnects {max(0, s.links - 1)}",
@@ -311,10 +372,6 @@ def summary_lines(s: WireSummary, problem: str | None) -> list[str]:
         lines.append(f"command latency: p50 {np.percentile(lat, 50):.2f} ms, p99 "
                      f"{np.percentile(lat, 99):.2f} ms, max {s.latency_max_ms:.2f} ms "
                      f"({s.answered} answered)")
-    warn = {k: v for k, v in s.events.items() if k in {c.name for c in _WARN}}
-    lines.append("unit events: " + (", ".join(f"{k.lower()} {v}" for k, v in
-                                              sorted(s.events.items())) or "none")
-                 + (f"  <- worth a look: {', '.join(k.lower() for k in warn)}" if warn else ""))
     if problem:
         lines.append(f"file: reading stopped early: {problem}")
     return lines

@@ -55,7 +55,10 @@ from sim.faults import FaultPlan
 from sim.lifter import Lifter
 from sim.physics import G, Physics
 
-DOCK_MM = 20.0
+DOCK_MM = 20.0  # a cable further out than this is out of the dock (HANDLE_HELD may be set)
+DOCKED_MM = 2.0  # ... and this close in, back in the dock (DOCKED)
+PICKUP_M_S = -0.1  # HANDLE_HELD is taken only from a cable that is not reeling in faster
+HELD_LOAD_KG = 2.0  # with this much applied, tension below the release level means let go
 
 
 # Status bits as plain ints: IntFlag arithmetic per sample is slow.
@@ -180,11 +183,16 @@ class SimUnit:
     spotting: bool = False  # the spotter has taken load off after a stall
     _stall_s: float = 0.0
     _timing: _Timing | None = None  # per-rate constants of tick(), see _retime()
+    # HANDLE_HELD per cable, latched (see _held_bit), and since when (µs) each cable's
+    # tension has been below the release level (-1: it is not).
+    _held: list[bool] = field(default_factory=list)
+    _slack_since_us: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = self.config.cables
         self.targets = [0] * n
         self.setpoints = [0.0] * n
+        self._held, self._slack_since_us = [False] * n, [-1] * n
         self.telemetry_batch = min(self.telemetry_batch, max_samples_per_frame(n))
         self._emit(Event(0, EventCode.BOOT))
         self.log("boot", serial=self.config.serial, cables=n,
@@ -532,10 +540,37 @@ class SimUnit:
         return Status(self.now_us, self.state, int(self.faults_bits), min(left, 0xFFFF),
                       tuple(self.targets), tuple(self.applied_half_kg))
 
+    def _held_bit(self, i: int, pos: float, vel: float, tension: float, motor_kg: float) -> int:
+        """HANDLE_HELD of cable i now (docs/protocol.md 4.2), latched so that it stays set
+        through a whole set, lowering included, while someone pulls on the cable. Taken when
+        the cable is out of the dock and not reeling in (with a load on it, only with tension);
+        given up only on evidence that the handle was let go: the cable back at the dock,
+        reeling in fast with no tension (free fall), or no tension for release_ms with a load
+        applied."""
+        cfg = self.config
+        release_n = cfg.release_tension_n
+        slack = self._slack_since_us
+        if tension < release_n:
+            if slack[i] < 0:
+                slack[i] = self.now_us
+        else:
+            slack[i] = -1
+        if not self._held[i]:  # under load, only a pull shows a hand on it
+            if pos > DOCK_MM and vel >= PICKUP_M_S and (slack[i] < 0 or motor_kg < HELD_LOAD_KG):
+                self._held[i] = True
+        elif pos <= DOCK_MM or (slack[i] >= 0 and (
+                vel < cfg.freefall_m_s or (motor_kg >= HELD_LOAD_KG and
+                                           self.now_us - slack[i] >= cfg.release_ms * 1000))):
+            self._held[i] = False
+        return _HELD if self._held[i] else 0
+
     def _sample(self) -> None:
         if not self.lease_held:
             self._batch_n = 0
             self._rows = []
+            held, slack = self._held, self._slack_since_us
+            for i in range(len(held)):  # worked out afresh when a host holds the lease again
+                held[i], slack[i] = False, -1
             return  # telemetry streams only to a host that holds the lease
         now_us = self.now_us
         if self._batch_n == 0:
@@ -554,10 +589,8 @@ class SimUnit:
                 pos, vel = stuck[i]
             else:
                 pos, vel = c.position_mm, c.velocity_m_s
-            bits = base
-            if pos > DOCK_MM and vel > -0.4:
-                bits |= _HELD
-            if pos <= 2.0:
+            bits = base | self._held_bit(i, pos, vel, c.tension_n, c.motor_kg)
+            if pos <= DOCKED_MM:
                 bits |= _DOCKED
             if setpoints[i] != targets[i]:
                 bits |= _RAMPING

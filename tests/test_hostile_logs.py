@@ -310,6 +310,8 @@ def test_a_bundle_passes_over_what_it_cannot_read(tmp_path, monkeypatch):
     with tarfile.open(out) as tar:
         names = tar.getnames()
         info = json.loads(tar.extractfile("versions.json").read())  # type: ignore[union-attr]
-    assert names == ["logs/halfstep-20260101.jsonl", "versions.json"]
+        history = tar.extractfile("history.txt").read()  # type: ignore[union-attr]
+    assert names == ["logs/halfstep-20260101.jsonl", "history.txt", "versions.json"]
+    assert history.startswith(b"history: halfstep.sqlite: not read: ")  # none here: said
     assert info["unit"] == {"serial": "S1", "firmware": "1.0"}
     assert any("version 2" in x for x in info["left_out"])

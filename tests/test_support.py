@@ -55,7 +55,7 @@ def test_a_lost_link_is_told_in_a_few_lines(recorded):
     assert len(lines) <= 12
     text = s.stdout
     assert "unit HSSIM0000001 firmware 1.0.0" in text
-    assert "set 1: 10.0 kg, 10 reps, ended by stop" in text
+    assert "set 1: 10.0 kg, 10 reps, ended by STOP from the host" in text
     assert "set 2: 16.0 kg, 3 reps" in text and "ended by link lost" in text
     assert "lost 1 (" in text and "peer closed" in text
     assert re.search(r"command latency: p50 [\d.]+ ms", text)
@@ -67,6 +67,9 @@ def test_a_lost_link_is_told_in_a_few_lines(recorded):
             str(next((recorded["state"] / "logs").glob("*.jsonl"))))
     assert "safety events: disarmed 1, link_lost 1, reconnected 1" in js.stdout
     assert "link_closed 1" in js.stdout
+    for line in ("links: 2 (link lost 1, closed by the host 1)", "faults: link lost 1",
+                 f"sets: 2, reps: {full}"):
+        assert line in text and line in js.stdout
 
 
 def test_the_timeline_is_in_order_and_filters(recorded):
@@ -172,6 +175,7 @@ def test_a_support_bundle_has_everything_but_secrets(recorded, tmp_path):
     assert any(n.startswith("logs/") for n in names) and any(n.startswith("wire/")
                                                              for n in names)
     assert any(n.startswith("flight/") for n in names) and "config/plan.json" in names
+    assert texts["history.txt"].startswith(b"history: halfstep.sqlite")  # the default
     v = json.loads(texts["versions.json"])
     assert v["versions"]["halfstep"] and v["versions"]["python"]
     assert v["unit"] == {"serial": "HSSIM0000001", "firmware": "1.0.0"}
