@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import gc
 import signal
 from pathlib import Path
@@ -88,7 +87,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
                 return SessionRunner(
                     lambda: device_client(url), plan, history, io, day,
                     brief=sim_person(plan, seed) if simulated else None, bus=bus,
-                    save=functools.partial(_save, save_plan, person.plan_path),
+                    save=lambda p, path=person.plan_path: save_plan(p, path),
                     warmups=warmups)
 
             with ControlCore(speed if in_process else 1.0) as core:
@@ -123,7 +122,3 @@ def _url(value: str) -> str:
     from controller.cli import _check_url  # the one check every --device gets
 
     return _check_url(value)
-
-
-def _save(save_plan: Any, path: Path, plan: Any) -> None:
-    save_plan(plan, path)

@@ -603,10 +603,10 @@ class SessionRunner:
                         mode=None, target_reps=None, next_kg=None, next_max_kg=None,
                         rest_until=None,
                         applied_kg=0.0, power_w=None, reason=f"session {status}")
+        work = [r for r in result.sets if r.kind != "warmup"]  # what the session trained
         self.bus.emit("session", session=self.session_id, day=self.today.isoformat(),
-                      status=status, sets=len(result.sets),
-                      reps=sum(r.full_reps for r in result.sets),
-                      volume_kg=round(sum(r.load_kg * r.full_reps for r in result.sets), 1),
+                      status=status, sets=len(work), reps=sum(r.full_reps for r in work),
+                      volume_kg=round(sum(r.load_kg * r.full_reps for r in work), 1),
                       pain=pain)
 
     def _next_range(self, item: ExercisePlan, planned: float) -> tuple[float, float]:

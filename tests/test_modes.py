@@ -24,9 +24,13 @@ def with_mode(plan: PlanFile, mode: str) -> PlanFile:
 
 
 def test_a_warm_up_set_comes_first_light_and_apart(tmp_path):
+    from controller.events import EventBus
+
     plan = one_exercise_plan()  # 2 x 12 at 8.0 kg
+    bus, ended = EventBus(), []
+    bus.subscribe(lambda e: ended.append(e.data), ("session",))
     result, _runner, io, _seen = run_session(plan, tmp_path / "h.sqlite", "sim://?seed=2&rest=60",
-                                           warmups=True)
+                                             warmups=True, bus=bus)
     assert result.status == "finished"
     kinds = [(r.kind, r.load_kg, r.target_reps) for r in result.sets]
     assert kinds == [("warmup", 4.0, 10), ("work", 8.0, 12), ("work", 8.0, 12)]
@@ -34,6 +38,10 @@ def test_a_warm_up_set_comes_first_light_and_apart(tmp_path):
     # The planner never sees it: the plan's log holds the working sets only.
     assert [s.load_kg for s in result.log.sets] == [8.0, 8.0]
     assert any("warm-up: 4.0 kg x 10" in line for line in io.lines)
+    # What surfaces (MQTT, Home Assistant) are told the session trained: the working sets.
+    work = result.sets[1:]
+    assert (ended[-1]["sets"], ended[-1]["reps"], ended[-1]["volume_kg"]) == (
+        2, sum(r.full_reps for r in work), round(sum(8.0 * r.full_reps for r in work), 1))
     with History(tmp_path / "h.sqlite") as h:
         assert [s["kind"] for s in h.session(result.session_id)["sets"]] == [
             "warmup", "work", "work"]

@@ -223,11 +223,7 @@ def test_a_red_flag_on_the_panel_pauses_the_program_until_an_all_clear(tmp_path,
     proc, url = start_run(tmp_path, "--panel-linger", "120", speed="5")
     plan, db = tmp_path / "plan.json", tmp_path / "h.sqlite"
     try:
-        pages = {}
-        for name, (w, h) in SIZES.items():
-            page = browser.new_page(viewport={"width": w, "height": h})
-            page.goto(url)
-            pages[name] = page
+        pages = open_pages(browser, url)
         big = pages["large"]
 
         # The session, answered on the panel, up to its final check-in.
@@ -385,6 +381,15 @@ def test_load_buttons_say_why_they_are_off_and_step_bigger_when_heavy(tmp_path, 
         assert lightest["minus_off"] and "0.5 kg is the lightest" in lightest["why"]
     finally:
         proc.stop()
+
+
+def open_pages(browser, url: str) -> dict:
+    """The panel at both of the unit's screen sizes."""
+    pages = {}
+    for name, (w, h) in SIZES.items():
+        pages[name] = browser.new_page(viewport={"width": w, "height": h})
+        pages[name].goto(url)
+    return pages
 
 
 def wait_prompt(page, qid: str, timeout: float = 60_000, resume: bool = False) -> None:

@@ -17,7 +17,7 @@ from controller.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLo
 from controller.plan_cli import save_plan
 from controller.trial import default_plan
 from tests.procs import Background, run
-from tests.test_panel import SIZES, browser, request, wait_prompt  # noqa: F401 (a fixture)
+from tests.test_panel import browser, open_pages, request, wait_prompt  # noqa: F401 (a fixture)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "serve"
 
@@ -103,11 +103,7 @@ def test_from_a_cold_serve_two_people_train_on_the_panel(tmp_path, browser):  # 
     people(home / "people")
     proc, url = start_serve(home)
     try:
-        pages = {}
-        for size, (w, h) in SIZES.items():
-            page = browser.new_page(viewport={"width": w, "height": h})
-            page.goto(url)
-            pages[size] = page
+        pages = open_pages(browser, url)
         small, large = pages["small"], pages["large"]
 
         # Home: both people, each with today in plain words; pick Ann.
