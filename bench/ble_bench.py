@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from controller.logs import configure_logging
+from controller.core.logs import configure_logging
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.codec import encode, max_samples_per_frame
 from firmware_bridge.messages import Telemetry, sample_dtype

@@ -30,13 +30,13 @@ sys.path.insert(0, str(ROOT))
 
 async def worker(port: int, first: int, count: int, seconds: float, folder: Path) -> dict:
     """`count` units with their controllers in one event loop, for `seconds`."""
-    from controller.events import EventBus
-    from controller.history import History
-    from controller.logs import configure_logging
-    from controller.mqtt_config import parse_mqtt_url
-    from controller.mqtt_sink import MqttSink
-    from controller.run_cli import sim_person
-    from controller.session import SessionRunner
+    from controller.core.events import EventBus
+    from controller.core.history import History
+    from controller.core.logs import configure_logging
+    from controller.core.session import SessionRunner
+    from controller.surfaces.cli.run import sim_person
+    from controller.surfaces.mqtt.config import parse_mqtt_url
+    from controller.surfaces.mqtt.sink import MqttSink
     from firmware_bridge.devices import device_client
     from tests.test_session import DAY, ScriptedIO, one_exercise_plan
 

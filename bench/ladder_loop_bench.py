@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controller.history import History
-from controller.logs import configure_logging
-from controller.models import Exercise, ProfileKind
-from controller.session import SessionRunner
-from controller.sim_person import PersonIO, SimPerson
-from controller.trial import default_plan
+from controller.core.history import History
+from controller.core.logs import configure_logging
+from controller.core.session import SessionRunner
+from controller.planning.models import Exercise, ProfileKind
+from controller.simulated.person import PersonIO, SimPerson
+from controller.simulated.trial import default_plan
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.messages import Heartbeat
 

@@ -1,7 +1,8 @@
 """The control core under load (issue 15): heartbeats while the panel is busy, set_load round
 trips with CPU hogs on the machine, progress over a long history.
 
-1. Heartbeat gap under panel load. Wired as `halfstep run` wires it (controller/run_cli.py):
+1. Heartbeat gap under panel load. Wired as `halfstep run` wires it
+(controller/surfaces/cli/run.py):
    a ControlCore (speed 1) runs a SessionRunner against `halfstep sim serve --pty` (another
    process, so the unit's lease is real); the plan holds 1,000 sessions of history; the Panel
    (with a PIN) and the EventBus stay on the main loop; the JSON log file, wire log and flight
@@ -175,13 +176,13 @@ async def heartbeat_under_load(figs: Figures, seconds: float, tmp: Path,
                                freeze: bool = False, rt: bool = False) -> None:
     from progress_bench import build
 
-    from controller.control_core import ControlCore, CoreRunner
-    from controller.events import EventBus
-    from controller.history import History
-    from controller.panel import Panel, hash_pin
-    from controller.panel_io import PersonIO
-    from controller.plan_cli import save_plan
-    from controller.session import SessionRunner
+    from controller.core.control_core import ControlCore, CoreRunner
+    from controller.core.events import EventBus
+    from controller.core.history import History
+    from controller.core.session import SessionRunner
+    from controller.surfaces.cli.plan import save_plan
+    from controller.surfaces.panel.answers import PersonIO
+    from controller.surfaces.panel.app import Panel, hash_pin
     from firmware_bridge.devices import device_client
     from tests.procs import Background
 
@@ -335,7 +336,7 @@ async def heartbeat_under_load(figs: Figures, seconds: float, tmp: Path,
 async def load_main(base: str) -> None:
     import aiohttp
 
-    from controller.panel import COOKIE
+    from controller.surfaces.panel.app import COOKIE
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -449,7 +450,7 @@ async def roundtrip(url: str, n: int) -> list[float]:
 
 
 def roundtrip_child(variant: str, n: int) -> None:
-    from controller.logs import configure_logging
+    from controller.core.logs import configure_logging
 
     applied = apply_variant(variant)
     configure_logging("text", "warning")
@@ -459,7 +460,7 @@ def roundtrip_child(variant: str, n: int) -> None:
         assert sim.stdout is not None
         url = sim.stdout.readline().strip()
         if variant == "as run today":  # the client on the control core, as halfstep run has it
-            from controller.control_core import ControlCore
+            from controller.core.control_core import ControlCore
 
             with ControlCore(1.0) as core:
                 times = core.submit(roundtrip(url, n)).result(300)
@@ -552,11 +553,12 @@ def main() -> int:
     figs = Figures()
     with tempfile.TemporaryDirectory(prefix="loop-bench-") as d:
         tmp = Path(d)
-        # As `halfstep` sets itself up (controller/cli.py cli()): JSON log file at info, wire
+        # As `halfstep` sets itself up (controller/surfaces/cli/main.py cli()): JSON log file at
+        # info, wire
         # log and flight recorder on; all in a temporary state folder.
         os.environ["HALFSTEP_STATE_DIR"] = str(tmp / "state")
-        from controller.cli import log_file
-        from controller.logs import configure_logging
+        from controller.core.logs import configure_logging
+        from controller.surfaces.cli.main import log_file
         from firmware_bridge import flight, wirelog
 
         configure_logging("text", "error", file=log_file())

@@ -13,9 +13,9 @@ import os
 import sys
 import time
 
-from controller.models import PlanFile, ProfileKind, SessionLog, SetLog
-from controller.progress import progress
-from controller.trial import default_plan
+from controller.planning.models import PlanFile, ProfileKind, SessionLog, SetLog
+from controller.planning.progress import progress
+from controller.simulated.trial import default_plan
 
 START = dt.date(2026, 1, 5)  # a Monday
 TARGET_S = 1.0

@@ -7,7 +7,7 @@
 2. Realistic recordings (sim.recordings): free-weight sets with the bar lifted from the floor,
    unracked, walked out, racked or put down around them, pauses, grinding reps, 30-200 Hz, lost
    samples, metres or mm, the axis up or down; counted as `halfstep reps FILE` counts them
-   (controller.rep_file), told nothing but the position.
+   (controller.analysis.rep_file), told nothing but the position.
 
 Usage: python bench/reps_bench.py [--sets-per-cell N] [--recordings N] [--jobs N]
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controller import rep_file
-from controller.reps import RepEngine
+from controller.analysis import rep_file
+from controller.analysis.reps import RepEngine
 from sim.recordings import RecordingSpec, generate
 from sim.traces import TraceSpec, simulate_set
 

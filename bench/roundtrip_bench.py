@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from controller.logs import configure_logging
+from controller.core.logs import configure_logging
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.codec import encode
 from firmware_bridge.messages import Ack, MsgType, SetLoad

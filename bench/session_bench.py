@@ -18,8 +18,8 @@ from tempfile import TemporaryDirectory
 
 import numpy as np
 
-from controller.logs import configure_logging
-from controller.safety import Supervisor
+from controller.core.logs import configure_logging
+from controller.core.safety import Supervisor
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.codec import FrameDecoder, encode
 from firmware_bridge.messages import (
@@ -95,11 +95,11 @@ def rss_mb() -> float:
 
 
 def long_session() -> tuple[float, float, int, list[float]]:
-    from controller.history import History
-    from controller.models import Exercise, ProfileKind, SessionLog, SetLog
-    from controller.run_cli import sim_person
-    from controller.session import SessionRunner
-    from controller.trial import default_plan
+    from controller.core.history import History
+    from controller.core.session import SessionRunner
+    from controller.planning.models import Exercise, ProfileKind, SessionLog, SetLog
+    from controller.simulated.trial import default_plan
+    from controller.surfaces.cli.run import sim_person
     from sim.clock import loop_factory
 
     day = dt.date(2026, 11, 16)

@@ -1,4 +1,5 @@
-"""The trial bench: simulated people train through the real session runner (controller/trial.py),
+"""The trial bench: simulated people train through the real session runner
+(controller/simulated/trial.py),
 and the plan is measured against their true strength (issue 14's figures).
 
     python bench/trial_bench.py [--persons 20] [--long 8] [--jobs N]
@@ -20,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.dose import BAND
-from controller.models import ProfileKind
-from controller.trial import Scenario, run_people
-from controller.trial_report import report_text, summarise
+from controller.planning.dose import BAND
+from controller.planning.models import ProfileKind
+from controller.simulated.trial import Scenario, run_people
+from controller.simulated.trial_report import report_text, summarise
 
 CLEAN = Scenario(weeks=12)
 LONG = Scenario(weeks=24)

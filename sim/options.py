@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from controller.loads import PLAIN_DECIMAL
-from controller.validation import describe
+from firmware_bridge.loads import PLAIN_DECIMAL
+from firmware_bridge.validation import describe
 from sim.faults import FaultPlan
 from sim.firmware import LogFn, SimUnit, UnitConfig
 from sim.lifter import Lifter, LifterProfile

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from controller.cli import cli
+from controller.surfaces.cli.main import cli
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -24,7 +24,8 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def halfstep(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run([sys.executable, "-m", "controller.cli", "--no-wire-log", *args],
+    r = subprocess.run([sys.executable, "-m", "controller.surfaces.cli.main",
+                       "--no-wire-log", *args],
                        capture_output=True, text=True, timeout=timeout)
     assert "Traceback" not in r.stderr, r.stderr
     return r
@@ -194,8 +195,7 @@ def test_an_unexpected_failure_is_one_line_and_exit_1(monkeypatch: pytest.Monkey
     assert r.exit_code == 1
     assert r.output.strip() == ("Error: RuntimeError: boom (an unexpected failure: the log "
                                 "file has the details)")
-    from controller import logs
-
+    from controller.core import logs
     logs.close()  # the log file's writer thread flushed
     logged = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.jsonl"))
     assert "unexpected_failure" in logged and "RuntimeError: boom" in logged

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from controller.history import History
-from controller.planner import next_session
-from controller.run_cli import sim_person
-from controller.session import SessionRunner
+from controller.core.history import History
+from controller.core.session import SessionRunner
+from controller.planning.planner import next_session
+from controller.surfaces.cli.run import sim_person
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.gatt import PREFERRED_MTU, RX_UUID, SERVICE_UUID, TX_UUID
 from sim.clock import loop_factory

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from controller.history import History
-from controller.models import Exercise, PlanFile, RedFlag, SessionLog, SetLog
-from controller.plan_cli import load_plan, save_plan
-from controller.planner import next_session, pause_state
-from controller.questions import AnswerBook, AnswerError, Flag, since_last
+from controller.core.history import History
+from controller.planning.models import Exercise, PlanFile, RedFlag, SessionLog, SetLog
+from controller.planning.planner import next_session, pause_state
+from controller.planning.questions import AnswerBook, AnswerError, Flag, since_last
+from controller.surfaces.cli.plan import load_plan, save_plan
 from tests.procs import HALFSTEP, run
 from tests.test_session import DAY, ScriptedIO, one_exercise_plan, run_session
 
@@ -113,8 +113,7 @@ def test_a_red_flag_at_any_check_in_unloads_ends_and_pauses(tmp_path, qid, kind)
 
 def run_session_saving(plan, db, io, watch, saved):
     """run_session with the runner's plan saves collected (as `halfstep run` writes them)."""
-    from controller import session as session_mod
-
+    from controller.core import session as session_mod
     original = session_mod.SessionRunner.__init__
 
     def init(self, *a, **kw):
@@ -134,7 +133,7 @@ def test_a_red_flag_is_never_a_number():
         assert isinstance(q.parse(raw), Flag)
     with pytest.raises(AnswerError, match="not a kind of red flag"):
         q.parse("red_flag:tired")
-    from controller.questions import pain
+    from controller.planning.questions import pain
 
     p = pain("squat")
     for bad in (True, "1_0", "١٠", "+3", 11, 2.5, "lots"):
@@ -197,8 +196,8 @@ def test_answers_file_unknown_ids_and_bad_answers_exit_2_naming_them(tmp_path):
 
 
 def test_pain_shorthand_no_longer_answers_the_continue_question():
-    from controller.panel_io import PersonIO
-    from controller.questions import continue_after_stop, pain, rir
+    from controller.planning.questions import continue_after_stop, pain, rir
+    from controller.surfaces.panel.answers import PersonIO
 
     async def given():
         io = PersonIO(auto_pain=2)
@@ -280,7 +279,7 @@ def test_24_48h_rule_raised_reduces_raised_again_pauses_and_checkin_feeds_it(tmp
 
     # Soreness is not pain: no reduction.
     sore = load_plan(plan)
-    from controller.plan_updates import apply_since_last
+    from controller.planning.plan_updates import apply_since_last
 
     sore = apply_since_last(sore, "soreness", DAY, "checkin", "checkin:pain_since_last")
     assert next_session(sore, DAY).items[0].load_kg == before.load_kg
@@ -339,7 +338,7 @@ def test_older_logs_unsettled_pain_is_read(tmp_path):
 
 def test_answer_book_parses_by_id():
     book = AnswerBook({"pain:seated row": "3", "pain:session": "red_flag:other"})
-    from controller.questions import pain
+    from controller.planning.questions import pain
 
     known, raw = book.get("pain:seated row")
     assert known and pain("seated row").parse(raw) == 3
@@ -385,7 +384,7 @@ def test_mqtt_state_says_paused_with_the_flag(tmp_path):
 
 
 def test_an_all_clear_starts_the_48_72h_count_again():
-    from controller.plan_updates import apply_since_last, record_clearance
+    from controller.planning.plan_updates import apply_since_last, record_clearance
 
     p = worked_plan()
     p = apply_since_last(p, "raised", DAY - dt.timedelta(days=2), "checkin", "c")
@@ -412,7 +411,7 @@ class Lines:
 def test_a_red_flag_typed_in_a_rest_stands_when_the_rest_runs_out(tmp_path):
     """`!` typed during the rest; the kind comes after the rest would have ended: the flag
     stands, the next set never loads, and the kind is not taken as another answer."""
-    from controller.panel_io import PersonIO
+    from controller.surfaces.panel.answers import PersonIO
 
     holder: dict = {}
     plan = one_exercise_plan()
@@ -487,14 +486,14 @@ def test_a_red_flag_in_the_answers_file_is_raised_before_anything_loads(tmp_path
     ("RED_FLAG:Chest_Pain", "chest_pain"), ("red flag:new weakness", "new_weakness"),
 ])
 def test_red_flags_however_written(text, kind):
-    from controller.questions import pain
+    from controller.planning.questions import pain
 
     for q in (since_last([]), pain("row")):
         assert q.parse(text) == Flag(RedFlag(kind))
 
 
 def test_a_later_milder_flag_never_hides_an_urgent_one():
-    from controller.plan_updates import record_red_flag
+    from controller.planning.plan_updates import record_red_flag
 
     p = record_red_flag(worked_plan(), RedFlag.CHEST_PAIN, "pain:session", DAY)
     p = record_red_flag(p, RedFlag.OTHER, "checkin:pain_since_last", DAY + dt.timedelta(days=1))
@@ -561,7 +560,7 @@ def test_a_session_cut_short_is_kept_in_the_plan_too(tmp_path):
 def test_a_paused_run_serves_the_panel_for_the_all_clear_then_trains(tmp_path):
     """`halfstep run --panel-linger S` on a paused plan: the panel says PAUSED and takes the
     all-clear (confirmed, PIN-guarded off the loopback); then the session runs, lower."""
-    from controller.plan_updates import record_red_flag
+    from controller.planning.plan_updates import record_red_flag
     from tests.procs import Background
     from tests.test_panel import request
 
@@ -597,7 +596,7 @@ def test_a_paused_run_serves_the_panel_for_the_all_clear_then_trains(tmp_path):
 
 
 def test_a_paused_run_without_the_all_clear_exits_2(tmp_path):
-    from controller.plan_updates import record_red_flag
+    from controller.planning.plan_updates import record_red_flag
 
     plan, db = tmp_path / "plan.json", tmp_path / "h.sqlite"
     save_plan(record_red_flag(one_exercise_plan(), RedFlag.FAINTING, "checkin", DAY), plan)
@@ -631,7 +630,7 @@ def test_low_back_pain_rests_what_loads_the_back_not_the_elbow(tmp_path):
 def test_one_raised_answer_cuts_once(tmp_path):
     """'raised' before a session lowers that session; the session after is not cut again for
     the same answer (it belongs to the session before)."""
-    from controller.plan_updates import record_after
+    from controller.planning.plan_updates import record_after
 
     p = record_after(worked_plan(), "raised", DAY, "pre-session")
     today = next_session(p, DAY).items[0]
@@ -645,7 +644,7 @@ def test_one_raised_answer_cuts_once(tmp_path):
 
 
 def test_plan_next_says_where_a_flag_was_reported_in_words(tmp_path):
-    from controller.plan_updates import record_red_flag
+    from controller.planning.plan_updates import record_red_flag
 
     plan = tmp_path / "plan.json"
     save_plan(record_red_flag(worked_plan(), RedFlag.SUDDEN_SWELLING, "checkin:pain_since_last",

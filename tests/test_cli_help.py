@@ -8,7 +8,7 @@ import importlib.util
 
 from click.testing import CliRunner
 
-from controller.cli import cli
+from controller.surfaces.cli.main import cli
 from tests.procs import run
 
 

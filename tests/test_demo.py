@@ -55,7 +55,7 @@ def test_a_fast_demo_is_a_whole_session_with_reps_and_a_summary():
 def test_help_imports_neither_the_web_server_nor_mqtt():
     code = ("import sys\n"
             "sys.argv = ['halfstep', '--help']\n"
-            "from controller.cli import main\n"
+            "from controller.surfaces.cli.main import main\n"
             "try:\n"
             "    main()\n"
             "except SystemExit as e:\n"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.history import History
-from controller.planner import next_session
+from controller.core.history import History
+from controller.planning.planner import next_session
 from tests.test_session import DAY, one_exercise_plan, run_session
 
 FAULTS = {

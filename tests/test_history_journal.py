@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from controller.history import History, SetRecord, transient
-from controller.reps import Rep
+from controller.analysis.reps import Rep
+from controller.core.history import History, SetRecord, transient
 
 DAY = dt.date(2026, 11, 16)
 
@@ -308,7 +308,7 @@ def test_an_error_that_is_not_about_space_is_still_raised(tmp_path):
 
 
 def test_a_history_from_before_the_journal_is_migrated_and_its_running_session_closed(tmp_path):
-    from controller.history import MIGRATIONS
+    from controller.core.history import MIGRATIONS
 
     db = tmp_path / "h.sqlite"
     con = sqlite3.connect(db, isolation_level=None)

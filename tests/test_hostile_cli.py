@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.cli import cli
-from controller.inputs import Load, Number
-from controller.loads import PLAIN_DECIMAL
+from controller.core.inputs import Load, Number
+from controller.surfaces.cli.main import cli
+from firmware_bridge.loads import PLAIN_DECIMAL
 
 EXAMPLES = int(os.environ.get("HALFSTEP_HOSTILE_EXAMPLES", "300"))
 _UNIQUE = itertools.count()  # every generated file gets a name of its own

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from controller.cli import cli
+from controller.surfaces.cli.main import cli
 from firmware_bridge.codec import encode
 from firmware_bridge.messages import Nack
 from firmware_bridge.wirelog import CLOSE, HEAD, MAGIC, OPEN, RECORD, RX

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.cli import cli
-from controller.inputs import InputError, JsonNumber, date, host_port, load_kg, loads_json
-from controller.loads import LoadError
-from controller.mqtt_payloads import CommandError, parse_command
+from controller.core.inputs import InputError, JsonNumber, date, host_port, load_kg, loads_json
+from controller.surfaces.cli.main import cli
+from controller.surfaces.mqtt.payloads import CommandError, parse_command
+from firmware_bridge.loads import LoadError
 
 LOOSE = ["1_0", "١٠", "true", "1e1", "12.4999999999999999", "１０", "+5", "0x10", "nan", "inf"]
 
@@ -104,7 +104,8 @@ def test_mqtt_json_number_off_the_grid_is_refused_not_rounded() -> None:
 
 def test_set_load_with_a_loose_number_moves_nothing() -> None:
     """The typo that once applied ten times the load: refused before any link is opened."""
-    r = subprocess.run([sys.executable, "-m", "controller.cli", "--no-wire-log", "device",
+    r = subprocess.run([sys.executable, "-m", "controller.surfaces.cli.main",
+                       "--no-wire-log", "device",
                         "set-load", "1_0", "--device", "tcp://127.0.0.1:9"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "plain decimal" in r.stderr and "Traceback" not in r.stderr

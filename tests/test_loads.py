@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.loads import LoadError, check_load
+from firmware_bridge.loads import LoadError, check_load
 
 
 @pytest.mark.parametrize("kg,expected", [("0", 0.0), (0.5, 0.5), ("12.5", 12.5), (100, 100.0),

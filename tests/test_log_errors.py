@@ -14,9 +14,9 @@ import time
 import pytest
 import structlog
 
-from controller import logs
-from controller.history import History
-from controller.logs import configure_logging
+from controller.core import logs
+from controller.core.history import History
+from controller.core.logs import configure_logging
 from firmware_bridge import flight, wirelog
 from firmware_bridge.wirelog import RX, read_wire_log
 from tests.test_session import one_exercise_plan, run_session

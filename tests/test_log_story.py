@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.history import History
-from controller.logs_cli import history_text
+from controller.core.history import History
+from controller.surfaces.cli.logs import history_text
 from tests.procs import HALFSTEP
 
 SESSIONS = {  # a simulated `halfstep run` of one exercise, 4-5 sets, both logs on

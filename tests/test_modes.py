@@ -9,10 +9,10 @@ import dataclasses
 
 import pytest
 
-from controller.history import History
-from controller.models import PlanFile
-from controller.safety import SafetyRefusal
-from controller.session import SessionRunner
+from controller.core.history import History
+from controller.core.safety import SafetyRefusal
+from controller.core.session import SessionRunner
+from controller.planning.models import PlanFile
 from firmware_bridge.messages import Mode
 from tests.test_session import DAY, ScriptedIO, one_exercise_plan, run_session
 
@@ -24,7 +24,7 @@ def with_mode(plan: PlanFile, mode: str) -> PlanFile:
 
 
 def test_a_warm_up_set_comes_first_light_and_apart(tmp_path):
-    from controller.events import EventBus
+    from controller.core.events import EventBus
 
     plan = one_exercise_plan()  # 2 x 12 at 8.0 kg
     bus, ended = EventBus(), []

@@ -21,14 +21,14 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from controller.events import EventBus
-from controller.history import History
-from controller.mqtt_cli import _describe
-from controller.mqtt_config import MqttUrlError, parse_mqtt_url
-from controller.mqtt_payloads import CommandError, parse_command
-from controller.mqtt_sink import MqttSink
-from controller.run_cli import sim_person
-from controller.session import SessionRunner
+from controller.core.events import EventBus
+from controller.core.history import History
+from controller.core.session import SessionRunner
+from controller.surfaces.cli.mqtt_options import _describe
+from controller.surfaces.cli.run import sim_person
+from controller.surfaces.mqtt.config import MqttUrlError, parse_mqtt_url
+from controller.surfaces.mqtt.payloads import CommandError, parse_command
+from controller.surfaces.mqtt.sink import MqttSink
 from firmware_bridge.devices import device_client
 from sim.clock import loop_factory
 from tests.mosquitto import Broker

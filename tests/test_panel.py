@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.plan_cli import save_plan
+from controller.surfaces.cli.plan import save_plan
 from tests.procs import Background, run
 from tests.test_session import DAY, one_exercise_plan
 
@@ -523,7 +523,7 @@ SINCE_LAST = (("settled", "Settled"), ("raised", "Still raised"))
     ("yes", FLAG, FLAG), ("choice", "settled", "settled"), ("choice", FLAG, FLAG),
 ])
 def test_answers_are_parsed(kind, value, expect):
-    from controller.questions import Flag, Question
+    from controller.planning.questions import Flag, Question
 
     q = Question("q", kind, "?", skippable=kind == "number", choices=SINCE_LAST)
     got = q.parse(value)
@@ -535,7 +535,7 @@ def test_answers_are_parsed(kind, value, expect):
                                         ("yes", 1), ("choice", "fine"),
                                         ("choice", "red_flag:bruise")])
 def test_bad_answers_say_what_is_allowed(kind, value):
-    from controller.questions import AnswerError, Question
+    from controller.planning.questions import AnswerError, Question
 
     with pytest.raises(AnswerError) as e:
         Question("q", kind, "?", choices=SINCE_LAST).parse(value)

@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from controller.inputs import load_kg, loads_json
-from controller.loads import LoadError
-from controller.mqtt_payloads import CommandError, parse_command
-from controller.panel import (
+from controller.core.inputs import load_kg, loads_json
+from controller.surfaces.cli.plan import save_plan
+from controller.surfaces.mqtt.payloads import CommandError, parse_command
+from controller.surfaces.panel.answers import PersonIO
+from controller.surfaces.panel.app import (
     LOCKOUT_CAP_S,
     LOCKOUT_S,
     MAX_TRIES,
@@ -33,8 +34,7 @@ from controller.panel import (
     hash_pin,
     valid_pin,
 )
-from controller.panel_io import PersonIO
-from controller.plan_cli import save_plan
+from firmware_bridge.loads import LoadError
 from tests.procs import Background
 from tests.test_session import DAY, one_exercise_plan
 

@@ -10,7 +10,7 @@ import itertools
 import json
 import urllib.request
 
-from controller.models import (
+from controller.planning.models import (
     CheckIn,
     Clearance,
     PlanFile,
@@ -20,8 +20,8 @@ from controller.models import (
     SessionLog,
     SetLog,
 )
-from controller.plan_cli import save_plan
-from controller.trial import default_plan
+from controller.simulated.trial import default_plan
+from controller.surfaces.cli.plan import save_plan
 from tests.procs import Background
 from tests.test_panel import ARTIFACTS, SIZES, browser  # noqa: F401  (the fixture)
 

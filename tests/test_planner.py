@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.assessment import estimate_from_velocity
-from controller.models import PlanFile, ProfileKind, RedFlag, SessionLog, SetLog
-from controller.planner import (
+from controller.planning.assessment import estimate_from_velocity
+from controller.planning.models import PlanFile, ProfileKind, RedFlag, SessionLog, SetLog
+from controller.planning.planner import (
     DOSE,
     estimate_from_reps,
     floor_grid,
@@ -22,7 +22,7 @@ from controller.planner import (
     training_week,
     warmup_kg,
 )
-from controller.trial import default_plan
+from controller.simulated.trial import default_plan
 
 START = dt.date(2026, 1, 5)  # a Monday
 SQUAT, ROW, PRESS = "cable squat", "seated row", "chest press"

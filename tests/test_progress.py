@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-import controller.planner
-import controller.records
-import controller.replay
-from controller.models import Clearance, PlanFile, ProfileKind, RedFlag, SessionLog, SetLog
-from controller.planner import next_session, pause_state
-from controller.progress import progress
-from controller.replay import replay, replay_steps
-from controller.trial import default_plan
+import controller.planning.planner
+import controller.planning.records
+import controller.planning.replay
+from controller.planning.models import Clearance, PlanFile, ProfileKind, RedFlag, SessionLog, SetLog
+from controller.planning.planner import next_session, pause_state
+from controller.planning.progress import progress
+from controller.planning.replay import replay, replay_steps
+from controller.simulated.trial import default_plan
 
 START = dt.date(2026, 1, 5)  # a Monday
 SQUAT, ROW, PRESS = "cable squat", "seated row", "chest press"
@@ -225,7 +225,7 @@ def test_progress_folds_each_session_once_per_exercise(monkeypatch):
     fold the history once per session: ~6 million sessions folded, not 6,000)."""
     plan = long_plan(2000)
     folds = {"working": 0, "steps": 0}
-    working = controller.replay.working
+    working = controller.planning.replay.working
 
     def counted_working(s, name):
         folds["working"] += 1
@@ -239,10 +239,10 @@ def test_progress_folds_each_session_once_per_exercise(monkeypatch):
     def no_replay(*a, **kw):
         raise AssertionError("progress() must not replay per session")
 
-    monkeypatch.setattr(controller.replay, "working", counted_working)
-    monkeypatch.setattr(controller.records, "replay_steps", counted_steps)
-    monkeypatch.setattr(controller.replay, "replay", no_replay)
-    monkeypatch.setattr(controller.planner, "replay", no_replay)
+    monkeypatch.setattr(controller.planning.replay, "working", counted_working)
+    monkeypatch.setattr(controller.planning.records, "replay_steps", counted_steps)
+    monkeypatch.setattr(controller.planning.replay, "replay", no_replay)
+    monkeypatch.setattr(controller.planning.planner, "replay", no_replay)
     out = progress(plan)
     per_ex = len(plan.history)
     n_ex = len(plan.program.exercises)
@@ -347,7 +347,7 @@ def test_progress_with_no_history():
 
 
 def test_records_in_progress_are_the_records():
-    from controller.records import records
+    from controller.planning.records import records
 
     plan = realistic_plan()
     got = progress(plan)

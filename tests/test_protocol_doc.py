@@ -216,7 +216,7 @@ class Sample:
 
 class Host:
     """A minimal host, clocked by hand: HELLO, heartbeats, arms on HANDLE_HELD (> 30 mm for
-    0.3 s, as controller/handles.py), sets a load, ends the set when every cable is DOCKED,
+    0.3 s, as controller/core/handles.py), sets a load, ends the set when every cable is DOCKED,
     STOPs. Keeps every sample with the person's truth beside it."""
 
     def __init__(self, **opts):

@@ -1,14 +1,15 @@
-"""Records and "last time" (controller/records.py): what counts, what is said after a session,
+"""Records and "last time" (controller/planning/records.py): what counts, what is said after a
+session,
 and that a first session is not a record."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from controller.models import PlanFile, ProfileKind, SessionLog, SetLog
-from controller.records import last_time, new_records, records, strength_by_session
-from controller.replay import replay
-from controller.trial import default_plan
+from controller.planning.models import PlanFile, ProfileKind, SessionLog, SetLog
+from controller.planning.records import last_time, new_records, records, strength_by_session
+from controller.planning.replay import replay
+from controller.simulated.trial import default_plan
 from tests.test_progress import ROW, SQUAT, START, realistic_plan
 
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller import rep_file, rep_set
-from controller.reps import RepEngine
-from controller.trace_detect import UNITS, guess_axis, guess_unit
+from controller.analysis import rep_file, rep_set
+from controller.analysis.reps import RepEngine
+from controller.analysis.trace_detect import UNITS, guess_axis, guess_unit
 from sim.recordings import RecordingSpec, generate
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from controller.demo import UnitLost, run_demo
+from controller.simulated.demo import UnitLost, run_demo
 from firmware_bridge import wirelog
 from sim.clock import loop_factory
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.reps import CableRepEngine, RepConfig, RepEngine
+from controller.analysis.reps import CableRepEngine, RepConfig, RepEngine
 from sim.traces import SetTrace, TraceSpec, simulate_set
 
 

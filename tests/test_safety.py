@@ -7,7 +7,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from controller.safety import SafetyRefusal, Supervisor
+from controller.core.safety import SafetyRefusal, Supervisor
 
 
 def sup() -> tuple[Supervisor, list]:
@@ -134,7 +134,7 @@ def test_the_stuck_sensor_check_reads_25_hz_batches_right():
 
     import numpy as np
 
-    from controller.session import expected_travel_mm
+    from controller.core.session import expected_travel_mm
     from firmware_bridge.messages import Telemetry, sample_dtype
 
     def check(pos, vel):

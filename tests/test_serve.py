@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
-from controller.plan_cli import save_plan
-from controller.trial import default_plan
+from controller.planning.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
+from controller.simulated.trial import default_plan
+from controller.surfaces.cli.plan import save_plan
 from tests.procs import Background, run
 from tests.test_panel import browser, open_pages, request, wait_prompt  # noqa: F401 (a fixture)
 
@@ -332,8 +332,8 @@ def test_serve_says_what_is_wrong_and_refuses_out_of_turn(tmp_path):
         proc.stop()
 
     # A person paused by a red flag: shown as paused, Start refused with the reason.
-    from controller.models import RedFlag
-    from controller.plan_updates import record_red_flag
+    from controller.planning.models import RedFlag
+    from controller.planning.plan_updates import record_red_flag
 
     today = dt.date.today()
     plan = plan_for("Dan", ProfileKind.OLDER, Exercise(
@@ -355,7 +355,7 @@ def test_serve_says_what_is_wrong_and_refuses_out_of_turn(tmp_path):
 @pytest.mark.parametrize("mode,peak", [("eccentric", 1.2), ("chains", 1.25),
                                        ("spotter", 1.0), ("just_lift", 1.0)])
 def test_a_modes_peak_goes_through_the_same_gate_as_a_load(mode, peak):
-    from controller.safety import SafetyRefusal, Supervisor
+    from controller.core.safety import SafetyRefusal, Supervisor
     from firmware_bridge.messages import ModeBits
 
     events = []

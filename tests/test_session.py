@@ -8,12 +8,12 @@ import sqlite3
 
 import pytest
 
-from controller.history import History
-from controller.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
-from controller.planner import next_session
-from controller.run_cli import sim_person
-from controller.session import SessionRunner
-from controller.trial import default_plan
+from controller.core.history import History
+from controller.core.session import SessionRunner
+from controller.planning.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
+from controller.planning.planner import next_session
+from controller.simulated.trial import default_plan
+from controller.surfaces.cli.run import sim_person
 from firmware_bridge.client import DeviceClient
 from sim.clock import loop_factory
 
@@ -314,7 +314,7 @@ def test_a_stalled_controller_never_arms_on_stale_samples_and_re_arms_after_not_
     HELLO follows and the person arms again from the dock; nothing crashes."""
     import time
 
-    from controller.control_core import ControlCore
+    from controller.core.control_core import ControlCore
     from tests.conftest import running_sim
 
     plan = one_exercise_plan()

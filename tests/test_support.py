@@ -189,8 +189,8 @@ def test_injected_faults_are_counted_as_the_controller_counted_them(tmp_path):
     client saw live (the same bytes, read again)."""
     import asyncio
 
-    from controller.demo import run_demo
-    from controller.wire_report import analyse
+    from controller.analysis.wire_report import analyse
+    from controller.simulated.demo import run_demo
     from firmware_bridge import wirelog
     from sim.clock import loop_factory
 

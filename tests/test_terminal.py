@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 from types import SimpleNamespace
 
-from controller.plan_cli import save_plan
-from controller.terminal import Terminal, status_text
+from controller.surfaces.cli.plan import save_plan
+from controller.surfaces.cli.terminal import Terminal, status_text
 from tests.procs import run
 from tests.test_session import DAY, one_exercise_plan
 
@@ -68,8 +68,7 @@ async def test_while_a_set_waits_for_the_handles_the_wait_is_shown(monkeypatch):
     import asyncio
     import contextlib
 
-    from controller import terminal
-
+    from controller.surfaces.cli import terminal
     monkeypatch.setattr(terminal, "TICK_S", 0.01)
     out = io.StringIO()
     now = state(phase="armed")
@@ -86,7 +85,7 @@ async def test_while_a_set_waits_for_the_handles_the_wait_is_shown(monkeypatch):
 
 
 def test_a_warning_on_the_terminal_is_one_short_line(monkeypatch):
-    from controller.console import ConsoleLine
+    from controller.surfaces.cli.console import ConsoleLine
 
     monkeypatch.setenv("COLUMNS", "100")
 

@@ -10,18 +10,18 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import controller.session as session_module
-from controller.assessment import (
+import controller.core.session as session_module
+from controller.planning.assessment import (
     TEST_FRACTION,
     assess,
     counted,
     estimate_from_reps,
     next_test_load,
 )
-from controller.cli import cli
-from controller.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
-from controller.planner import next_session
-from controller.trial import Scenario, default_plan, run_trial
+from controller.planning.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
+from controller.planning.planner import next_session
+from controller.simulated.trial import Scenario, default_plan, run_trial
+from controller.surfaces.cli.main import cli
 from tests.test_session import DAY, ScriptedIO, run_session
 
 ROW = "seated row"
@@ -64,7 +64,8 @@ def test_the_trial_drives_the_session_runner_that_halfstep_run_drives(tmp_path, 
                                    "--no-panel", "--speed", "0", "--today", "2026-11-02",
                                    "--pain", "2", "--yes"])
     assert out.exit_code == 0, out.output
-    assert runs[-1] == ("PersonIO", dt.date(2026, 11, 2))  # controller.panel_io.PersonIO
+    # controller.surfaces.panel.answers.PersonIO
+    assert runs[-1] == ("PersonIO", dt.date(2026, 11, 2))
     assert len(runs) == 3
 
 

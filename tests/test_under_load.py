@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from controller.history import History
+from controller.core.history import History
 from tests import test_fault_matrix as matrix
 from tests import test_session
 from tests.procs import HALFSTEP, run

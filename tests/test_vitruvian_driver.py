@@ -223,8 +223,7 @@ def test_demo_runs_the_plans_rep_targets(monkeypatch):
     """In process, as `halfstep demo --device vitruvian://sim` (warped): every set's program
     carries the reps the set is for (not "unlimited", so the trainer's lifter does not fall
     back to its defaults)."""
-    from controller import demo
-
+    from controller.simulated import demo
     url = "vitruvian://sim?seed=7"
     briefed: list[int] = []
     real_brief = demo.brief
@@ -251,8 +250,7 @@ def test_a_deload_by_the_trainer_ends_the_sessions_set_with_the_reason():
     """The product's path: the demo's session on a trainer that deloads by itself in its first
     set; the set ends as the session ends a set whose handles were let go, and the driver
     says why (its notices, its log warning, a DELOADED event)."""
-    from controller import demo
-
+    from controller.simulated import demo
     url = "vitruvian://sim?seed=7&self_deload_at=8"
     lines: list[str] = []
 
@@ -329,8 +327,7 @@ def test_the_session_counts_working_reps_after_the_trainers_calibration_reps():
     """Every program starts with 3 calibration reps: the session shows them as warm-up, never
     counts them as work, and ends the set at the plan's working reps (the trainer's own count
     being working + 3), not 3 reps early."""
-    from controller import demo
-
+    from controller.simulated import demo
     url = "vitruvian://sim?seed=7"
     lines: list[str] = []
 

@@ -1,0 +1,2 @@
+"""Reading what happened: rep detection, rep and wire reports, log outcomes. Imports planning
+only."""

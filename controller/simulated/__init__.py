@@ -1,0 +1,1 @@
+"""Simulated people who train through the real session runner: the demo and the planner's trial."""

@@ -1,0 +1,1 @@
+"""Telemetry over MQTT, with Home Assistant discovery."""
