@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from controller.core.history import History
 from controller.planning.models import ProfileKind, SessionLog, SetLog
+from controller.planning.plan_file import save_plan
 from controller.planning.plan_updates import record_after
 from controller.planning.planner import next_session
 from controller.simulated.trial import default_plan
-from controller.surfaces.cli.plan import save_plan
 
 HEARTBEAT_MS, DEGRADED_MS = 100.0, 300.0
 

@@ -100,7 +100,7 @@ def long_session() -> tuple[float, float, int, list[float]]:
     from controller.planning.models import Exercise, ProfileKind, SessionLog, SetLog
     from controller.simulated.trial import default_plan
     from controller.surfaces.cli.run import sim_person
-    from sim.clock import loop_factory
+    from firmware_bridge.clock import loop_factory
 
     day = dt.date(2026, 11, 16)
     # An athlete in the progression phase: 5 exercises x 4 sets, 2 min rests: ~45 minutes.

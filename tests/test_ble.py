@@ -10,8 +10,8 @@ from controller.core.session import SessionRunner
 from controller.planning.planner import next_session
 from controller.surfaces.cli.run import sim_person
 from firmware_bridge.client import DeviceClient
+from firmware_bridge.clock import loop_factory
 from firmware_bridge.gatt import PREFERRED_MTU, RX_UUID, SERVICE_UUID, TX_UUID
-from sim.clock import loop_factory
 from tests.procs import run
 from tests.test_session import DAY, ScriptedIO, one_exercise_plan
 

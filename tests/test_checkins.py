@@ -14,9 +14,9 @@ import pytest
 
 from controller.core.history import History
 from controller.planning.models import Exercise, PlanFile, RedFlag, SessionLog, SetLog
+from controller.planning.plan_file import load_plan, save_plan
 from controller.planning.planner import next_session, pause_state
 from controller.planning.questions import AnswerBook, AnswerError, Flag, since_last
-from controller.surfaces.cli.plan import load_plan, save_plan
 from tests.procs import HALFSTEP, run
 from tests.test_session import DAY, ScriptedIO, one_exercise_plan, run_session
 

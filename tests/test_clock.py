@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sim.clock import loop_factory
+from firmware_bridge.clock import loop_factory
 
 
 def run(speed, coro_fn):

@@ -29,8 +29,8 @@ from controller.surfaces.cli.run import sim_person
 from controller.surfaces.mqtt.config import MqttUrlError, parse_mqtt_url
 from controller.surfaces.mqtt.payloads import CommandError, parse_command
 from controller.surfaces.mqtt.sink import MqttSink
+from firmware_bridge.clock import loop_factory
 from firmware_bridge.devices import device_client
-from sim.clock import loop_factory
 from tests.mosquitto import Broker
 from tests.procs import Background, run
 from tests.test_session import DAY, ScriptedIO, one_exercise_plan

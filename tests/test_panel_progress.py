@@ -20,8 +20,8 @@ from controller.planning.models import (
     SessionLog,
     SetLog,
 )
+from controller.planning.plan_file import save_plan
 from controller.simulated.trial import default_plan
-from controller.surfaces.cli.plan import save_plan
 from tests.procs import Background
 from tests.test_panel import ARTIFACTS, SIZES, browser  # noqa: F401  (the fixture)
 

@@ -24,7 +24,7 @@ import structlog
 
 from controller.simulated.demo import UnitLost, run_demo
 from firmware_bridge import wirelog
-from sim.clock import loop_factory
+from firmware_bridge.clock import loop_factory
 
 URL = "sim://?seed=7&disconnect_at=8"  # 2 reps of set 1, the link lost, reopened, not resumed
 DAY = dt.date(2026, 11, 16)
@@ -115,7 +115,7 @@ def test_replays_under_load_reproduce_the_recording_every_time(recording, cpu_ho
 def test_a_stall_does_not_move_the_replayed_clock():
     """The replay's loop at speed 1 follows the recording, not the wall clock, once a replay is
     open on it (design contract 16); until then it is the wall clock, as for a real unit."""
-    from sim.clock import follow_simulation
+    from firmware_bridge.clock import follow_simulation
 
     async def main() -> tuple[float, float]:
         loop = asyncio.get_running_loop()

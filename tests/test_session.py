@@ -15,7 +15,7 @@ from controller.planning.planner import next_session
 from controller.simulated.trial import default_plan
 from controller.surfaces.cli.run import sim_person
 from firmware_bridge.client import DeviceClient
-from sim.clock import loop_factory
+from firmware_bridge.clock import loop_factory
 
 DAY = dt.date(2026, 11, 16)
 

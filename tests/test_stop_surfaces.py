@@ -14,8 +14,8 @@ import urllib.request
 import aiomqtt
 import pytest
 
+from controller.planning.plan_file import save_plan
 from controller.planning.planner import next_session
-from controller.surfaces.cli.plan import save_plan
 from tests.mosquitto import Broker
 from tests.procs import Background
 from tests.test_session import DAY, one_exercise_plan

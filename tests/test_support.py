@@ -192,7 +192,7 @@ def test_injected_faults_are_counted_as_the_controller_counted_them(tmp_path):
     from controller.analysis.wire_report import analyse
     from controller.simulated.demo import run_demo
     from firmware_bridge import wirelog
-    from sim.clock import loop_factory
+    from firmware_bridge.clock import loop_factory
 
     url = "sim://?seed=7&drop_ack=2&corrupt=0.05&drop=0.02"
 
@@ -255,8 +255,8 @@ def test_a_replayed_host_that_goes_another_way_is_played_on_and_counted(recorded
     import asyncio
 
     from firmware_bridge.client import DeviceClient
+    from firmware_bridge.clock import loop_factory
     from firmware_bridge.transports.base import LinkClosed
-    from sim.clock import loop_factory
 
     async def main():
         async with DeviceClient(f"replay:{recorded['wire']}") as dev:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from types import SimpleNamespace
 
-from controller.surfaces.cli.plan import save_plan
+from controller.planning.plan_file import save_plan
 from controller.surfaces.cli.terminal import Terminal, status_text
 from tests.procs import run
 from tests.test_session import DAY, one_exercise_plan
@@ -85,7 +85,7 @@ async def test_while_a_set_waits_for_the_handles_the_wait_is_shown(monkeypatch):
 
 
 def test_a_warning_on_the_terminal_is_one_short_line(monkeypatch):
-    from controller.surfaces.cli.console import ConsoleLine
+    from controller.core.console import ConsoleLine
 
     monkeypatch.setenv("COLUMNS", "100")
 

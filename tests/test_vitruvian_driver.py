@@ -4,8 +4,9 @@ BleakClient: the link at MTU 23, STOP past a hung read, polling after a read err
 link with the weight kept on, the trainer's own deload, the rep target, the velocity unit, and
 the demo.
 
-Tests that need a whole set run on a warped loop (sim/clock.py, as `--speed 0`): simulated
-time, so a 13-rep set takes seconds. Tests about real-time latency run on the ordinary loop.
+Tests that need a whole set run on a warped loop (firmware_bridge/clock.py, as `--speed 0`):
+simulated time, so a 13-rep set takes seconds.
+Tests about real-time latency run on the ordinary loop.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import re
 import struct
 
 from firmware_bridge import vitruvian as v
+from firmware_bridge.clock import loop_factory
 from firmware_bridge.devices import device_client
 from firmware_bridge.messages import EventCode, SampleStatus
 from firmware_bridge.vitruvian_client import DELOAD_REASON, LET_DOWN, LET_DOWN_NOW
-from sim.clock import loop_factory
 from sim.vitruvian_unit import _UNITS
 from tests.procs import run
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from controller.analysis import outcomes
 from controller.analysis.reps import CableRepEngine
-from controller.core.events import iso
+from controller.analysis.timestamps import iso
 from firmware_bridge.codec import FrameDecoder
 from firmware_bridge.messages import (
     Ack,

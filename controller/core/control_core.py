@@ -61,7 +61,7 @@ class ControlCore:
         self.close()
 
     def _main(self) -> None:
-        from sim.clock import loop_factory
+        from firmware_bridge.clock import loop_factory
 
         self.priority = _raise_priority()
         loop = loop_factory(self.speed)()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -34,16 +33,6 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
-
-
-def iso(at: float) -> str:
-    """Seconds since the epoch as the UTC time every payload and report shows. A time no date
-    can hold (a damaged record: past year 9999, NaN) is shown as the number it is, never
-    raised: a report of a damaged file must still print."""
-    try:
-        return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds")
-    except (ValueError, OverflowError, OSError):
-        return f"{at!r} s since 1970 (out of range)"
 
 
 def jsonable(value: Any) -> Any:

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO, Literal, TextIO
 
 import structlog
 
-from controller.surfaces.cli.console import ConsoleLine
+from controller.core.console import ConsoleLine
 from firmware_bridge import flight, wirelog
 from firmware_bridge.redact import redact_text
 from firmware_bridge.wirelog import BackgroundWriter

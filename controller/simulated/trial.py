@@ -28,14 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from controller.planning.models import (
-    DEFAULT_PHASES,
-    Exercise,
     PlanFile,
     ProfileKind,
-    Program,
-    UserProfile,
 )
 from controller.planning.pauses import pause_state
+from controller.planning.plan_file import default_plan
 from controller.planning.plan_updates import record_clearance
 from controller.planning.replay import replay
 from controller.simulated.person import PersonIO, SimPerson
@@ -46,29 +43,6 @@ TELEMETRY_BATCH = 7  # 280 ms a batch: under the 300 ms the session calls degrad
 REST_SCALE = 60.0  # rests between sets pass this much faster, the person's recovery with them
 RAMP_KG_S = 60.0  # the unit raises the load this fast (10 kg/s by default): less waiting
 CLEARANCE_DAYS = 7  # a clinician sees the person this long after a red flag
-
-
-def default_exercises(kind: ProfileKind) -> list[Exercise]:
-    first = {ProfileKind.ATHLETE: (40.0, 25.0, 20.0), ProfileKind.PAIN: (15.0, 10.0, 8.0),
-             ProfileKind.OLDER: (10.0, 6.0, 5.0)}[kind]
-    return [
-        Exercise(name="cable squat", target_muscles=["quadriceps", "glutes"], multi_joint=True,
-                 region="lower", first_load_kg=first[0]),
-        Exercise(name="seated row", target_muscles=["back", "biceps"], multi_joint=True,
-                 region="upper", first_load_kg=first[1]),
-        Exercise(name="chest press", target_muscles=["chest", "triceps"], multi_joint=True,
-                 region="upper", first_load_kg=first[2]),
-    ]
-
-
-def default_plan(kind: ProfileKind, start: dt.date, name: str = "simulated",
-                 sessions_per_week: int | None = None) -> PlanFile:
-    spw = sessions_per_week or {ProfileKind.ATHLETE: 3}.get(kind, 2)
-    return PlanFile(
-        profile=UserProfile(name=name, kind=kind, sessions_per_week=spw,
-                            painful_regions=[] if kind == ProfileKind.ATHLETE else ["knee"]),
-        program=Program(start_date=start, exercises=default_exercises(kind),
-                        phases=list(DEFAULT_PHASES)))
 
 
 @dataclass(frozen=True)
@@ -200,7 +174,7 @@ async def _rest(seconds: float) -> None:
 
 def _run_one(args: tuple[str, int, int, Scenario]) -> PersonResult:
     """One person in this process, on the warped loop (as fast as the simulation allows)."""
-    from sim.clock import loop_factory
+    from firmware_bridge.clock import loop_factory
 
     kind, index, seed, sc = args
     # Each person's history is thrown away afterwards: in memory-backed /dev/shm where there

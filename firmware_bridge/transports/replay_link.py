@@ -6,8 +6,9 @@ same kind of command, and answers it with the recorded ACK renumbered to the hos
 number. A recorded link loss is a link loss again; a reconnect opens the next recorded link.
 
 The replay is the simulation, so the loop's clock never outruns it (design contract 16), at
-speed 1 too (`sim.clock.follow_simulation`): a stalled process slows the replayed session down
-instead of showing the host a telemetry gap, a stale sample or a late ACK that the recording
+speed 1 too (`firmware_bridge.clock.follow_simulation`): a stalled process slows the replayed
+session down instead of showing the host a telemetry gap, a stale sample or a late ACK that the
+recording
 does not have. The recording's own clock sets the pace: a late host moves the rest of the
 recording on from the moment it sent its command, never from when the replay got to it, and a
 command retried on one side only (the host's, or the recording's) is matched once.
@@ -157,7 +158,7 @@ def _retry(first: dict[int, tuple[MsgType, float]], seq: int, kind: MsgType, at:
 
 async def open_link(url: str) -> ReplayTransport:
     path = Path(unquote(url.partition(":")[2].removeprefix("//")))
-    from sim.clock import follow_simulation
+    from firmware_bridge.clock import follow_simulation
 
     loop = asyncio.get_running_loop()
     follow_simulation(loop)  # the loop's clock follows the recording, never outruns it

@@ -228,7 +228,7 @@ def _epoch(text: Any) -> float | None:
 
 
 def _hms(at: float | None) -> str:
-    from controller.core.events import iso
+    from controller.analysis.timestamps import iso
 
     return "?" if at is None else iso(at)[11:23]
 

@@ -44,7 +44,7 @@ def log_file() -> Path:
 
 
 def _run(coro_fn: Callable[[], Awaitable[Any]], speed: float = 1.0) -> Any:
-    from sim.clock import loop_factory
+    from firmware_bridge.clock import loop_factory
 
     try:
         with asyncio.Runner(loop_factory=loop_factory(speed)) as runner:

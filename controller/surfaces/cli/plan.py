@@ -11,36 +11,11 @@ from pydantic import ValidationError
 
 from controller.core.inputs import InputError, Number, date, load_kg
 from controller.planning.models import Exercise, PlanFile, ProfileKind, Program, UserProfile
+from controller.planning.plan_file import PlanProblem, load_plan, save_plan
 from firmware_bridge.validation import describe
 
 FILE_OPTION = click.option("--file", "path", type=click.Path(path_type=Path, dir_okay=False),
                            default=Path("plan.json"), show_default=True, help="The plan file.")
-
-
-class PlanProblem(click.UsageError):
-    """A plan file or plan option a person must fix: exit 2, one clear message."""
-
-
-def load_plan(path: Path) -> PlanFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise PlanProblem(f"{path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise PlanProblem(f"{path}: not a plan file (not UTF-8 text); create one with "
-                          "halfstep plan init") from None
-    try:
-        return PlanFile.model_validate_json(text)
-    except ValidationError as e:
-        raise PlanProblem(f"{path}: {describe(e)}") from None
-
-
-def save_plan(plan: PlanFile, path: Path) -> None:
-    if not path.parent.is_dir():
-        raise PlanProblem(f"{path}: the folder {path.parent} does not exist")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)  # never a half-written plan
 
 
 def parse_exercise(spec: str) -> Exercise:
@@ -102,7 +77,7 @@ def plan_init(path: Path, name: str, kind: str, sessions_per_week: int | None,
               painful: tuple[str, ...], exercises: tuple[str, ...], start: dt.date | None,
               unit_max_kg: float, force: bool) -> None:
     """Create a plan file: profile and exercises, checked."""
-    from controller.simulated.trial import default_exercises
+    from controller.planning.plan_file import default_exercises
 
     if path.exists() and not force:
         raise PlanProblem(f"{path} exists; use --force to replace it (its history would be "

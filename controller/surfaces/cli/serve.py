@@ -70,7 +70,7 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
             from controller.core.control_core import ControlCore
             from controller.core.events import EventBus
             from controller.core.session import SessionRunner
-            from controller.surfaces.cli.plan import save_plan
+            from controller.planning.plan_file import save_plan
             from controller.surfaces.panel.answers import PersonIO
             from controller.surfaces.panel.app import Panel
             from controller.surfaces.panel.home import Home

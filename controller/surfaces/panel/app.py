@@ -41,9 +41,9 @@ from controller.core.inputs import JsonNumber, load_kg, loads_json
 from controller.core.safety import SafetyRefusal
 from controller.core.session import LiveState, SessionRunner
 from controller.planning import questions
+from controller.planning.plan_file import load_plan
 from controller.planning.plan_updates import ClearanceError
 from controller.planning.progress import progress
-from controller.surfaces.cli.plan import load_plan
 from controller.surfaces.panel.answers import AnswerError, PersonIO
 from controller.surfaces.panel.home import Home
 from firmware_bridge.loads import LoadError

@@ -109,7 +109,7 @@ class Home:
     def people(self) -> list[dict[str, Any]]:
         """A card per person: name, today's state in words, the last session (cached per plan
         file version: reading and prescribing grows with the history)."""
-        from controller.surfaces.cli.plan import PlanProblem, load_plan
+        from controller.planning.plan_file import PlanProblem, load_plan
 
         today = self.day()
         cards = []
@@ -160,7 +160,7 @@ class Home:
 
     async def _load(self, person: Person) -> None:
         from controller.core.history import History, NotAHistory, check_history_file
-        from controller.surfaces.cli.plan import PlanProblem, load_plan
+        from controller.planning.plan_file import PlanProblem, load_plan
 
         try:
             plan = load_plan(person.plan_path)
@@ -249,8 +249,7 @@ class Home:
         from pydantic import ValidationError
 
         from controller.planning.models import Program, UserProfile
-        from controller.simulated.trial import default_exercises
-        from controller.surfaces.cli.plan import save_plan
+        from controller.planning.plan_file import default_exercises, save_plan
         from firmware_bridge.validation import describe
 
         if not name.strip():

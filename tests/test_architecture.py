@@ -1,0 +1,158 @@
+"""The rooms of the code and the direction of their dependencies (README, "Layout").
+
+Every import is read from the source, those inside functions too: a lazy import is still a
+dependency. The test fails naming the module, the line and the rule an import breaks.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("firmware_bridge", "sim", "controller")
+
+# Which rooms each room may import (its own room always). Lower rooms never import higher ones.
+ALLOWED: dict[str, set[str]] = {
+    "firmware_bridge": set(),
+    "sim": {"firmware_bridge"},
+    "controller.planning": {"firmware_bridge"},
+    "controller.analysis": {"firmware_bridge", "controller.planning"},
+    "controller.core": {"firmware_bridge", "controller.planning", "controller.analysis"},
+    "controller.simulated": {"firmware_bridge", "sim", "controller.planning",
+                             "controller.analysis", "controller.core"},
+    "controller.surfaces.mqtt": {"firmware_bridge", "controller.planning", "controller.analysis",
+                                 "controller.core"},
+    "controller.surfaces.panel": {"firmware_bridge", "controller.planning",
+                                  "controller.analysis", "controller.core",
+                                  "controller.surfaces.mqtt"},
+    "controller.surfaces.cli": {"firmware_bridge", "sim", "controller.planning",
+                                "controller.analysis", "controller.core", "controller.simulated",
+                                "controller.surfaces.mqtt", "controller.surfaces.panel"},
+}
+MAX_LINES = 400
+
+
+def room_of(module: str) -> str | None:
+    """The longest room name the module lives in (`controller.surfaces.cli.run` -> cli)."""
+    best = None
+    for room in ALLOWED:
+        if (module == room or module.startswith(room + ".")) and (
+                best is None or len(room) > len(best)):
+            best = room
+    return best
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import of our own packages, resolving relative imports."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            # `from controller.core import session` imports controller.core.session
+            found += [(node.lineno, f"{target}.{a.name}") for a in node.names]
+    return [(line, m) for line, m in found if m.split(".")[0] in PACKAGES]
+
+
+def sources() -> list[Path]:
+    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+
+
+def crossings() -> list[str]:
+    wrong = []
+    for path in sources():
+        name = module_name(path)
+        own = room_of(name)
+        if own is None:  # a package's own __init__ above the rooms (controller/__init__.py)
+            continue
+        for line, target in imports_of(path):
+            theirs = room_of(target) or room_of(target.rpartition(".")[0])
+            if theirs is None or theirs == own:
+                continue
+            where = f"{path.relative_to(ROOT)}:{line} imports {target}"
+            if theirs not in ALLOWED[own]:
+                wrong.append(f"{where}: {own} may import only "
+                             f"{', '.join(sorted(ALLOWED[own])) or 'itself'}")
+    return wrong
+
+
+def test_no_import_crosses_a_boundary_the_wrong_way() -> None:
+    wrong = crossings()
+    assert not wrong, "imports against the layout:\n" + "\n".join(wrong)
+
+
+def test_every_module_lives_in_a_room() -> None:
+    homeless = [module_name(p) for p in sources()
+                if room_of(module_name(p)) is None
+                and module_name(p) not in ("controller", "controller.surfaces")]
+    assert not homeless, f"modules outside every room: {homeless}"
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in sources()
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_the_boundary_test_sees_a_wrong_way_import(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker itself: a core module importing the panel, a lazy sim import in the bridge
+    and a relative import of the CLI are each caught."""
+    root = tmp_path
+    for pkg, rel, text in [
+        ("controller", "core/bad.py", "from controller.surfaces.panel import app\n"),
+        ("controller", "planning/worse.py", "def f():\n    from ..surfaces.cli import main\n"),
+        ("firmware_bridge", "lazy.py", "def g():\n    import sim.firmware\n"),
+        ("sim", "fine.py", "from firmware_bridge import codec\n"),
+    ]:
+        f = root / pkg / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", root)
+    wrong = crossings()
+    assert len(wrong) == 3, wrong
+    assert any("core/bad.py:1" in w and "controller.surfaces.panel" in w for w in wrong)
+    assert any("planning/worse.py:2" in w and "controller.surfaces.cli" in w for w in wrong)
+    assert any("lazy.py:2" in w and "sim.firmware" in w for w in wrong)
+
+
+def test_help_loads_only_what_it_needs() -> None:
+    """`halfstep --help` and a light command's help import no panel, MQTT, Bluetooth, numpy,
+    simulator or session runner: the command line pays only for the command it runs."""
+    heavy = ("aiohttp", "aiomqtt", "bleak", "numpy", "serial", "sim", "pydantic",
+             "controller.core.session", "controller.surfaces.panel", "controller.surfaces.mqtt",
+             "controller.simulated", "controller.planning.planner")
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['halfstep', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('controller.surfaces.cli.main', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"heavy = {heavy!r}\n"
+        "print('LOADED:' + ' '.join(sorted({m for m in sys.modules for h in heavy\n"
+        "                                   if m == h or m.startswith(h + '.')})))\n")
+    for args in (["--help"], ["logs", "--help"], ["plan", "--help"]):
+        r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
+                           cwd=ROOT, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "Usage:" in r.stdout
+        loaded = r.stdout.rpartition("LOADED:")[2].strip()
+        assert not loaded, f"halfstep {' '.join(args)} loaded: {loaded}"
