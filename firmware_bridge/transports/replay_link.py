@@ -8,8 +8,7 @@ number. A recorded link loss is a link loss again; a reconnect opens the next re
 The replay is the simulation, so the loop's clock never outruns it (design contract 16), at
 speed 1 too (`firmware_bridge.clock.follow_simulation`): a stalled process slows the replayed
 session down instead of showing the host a telemetry gap, a stale sample or a late ACK that the
-recording
-does not have. The recording's own clock sets the pace: a late host moves the rest of the
+recording does not have. The recording's own clock sets the pace: a late host moves the rest of the
 recording on from the moment it sent its command, never from when the replay got to it, and a
 command retried on one side only (the host's, or the recording's) is matched once.
 """
