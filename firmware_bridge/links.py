@@ -1,7 +1,8 @@
 """One way to open any link: a URL (the pymavlink habit), each scheme in its own module.
 
 Transports are imported only when used, so a missing optional dependency only matters to the
-people who use that link.
+people who use that link. Simulated units (`sim://`, `ble://sim`, `vitruvian://sim`) are not ours
+to build: they come from the registered simulator (firmware_bridge/simulators.py).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import importlib
 from urllib.parse import urlsplit
 
+from firmware_bridge.simulators import simulator
 from firmware_bridge.transports.base import LinkError, Transport
 
+SIMULATED = "simulated"  # a scheme whose units come from a registered simulator
 SCHEMES = {
-    "sim": "firmware_bridge.transports.sim_link",
+    "sim": SIMULATED,
     "serial": "firmware_bridge.transports.serial_link",
     "tcp": "firmware_bridge.transports.tcp_link",
     "ble": "firmware_bridge.transports.ble_link",
@@ -46,5 +49,8 @@ def warpable(url: str) -> bool:
 
 
 async def open_link(url: str) -> Transport:
-    module = importlib.import_module(SCHEMES[scheme_of(url)])
+    scheme = scheme_of(url)
+    if SCHEMES[scheme] == SIMULATED:
+        return await simulator(scheme, url)(url)
+    module = importlib.import_module(SCHEMES[scheme])
     return await module.open_link(url)

@@ -76,7 +76,7 @@ def run_session(plan: PlanFile, db, url: str, io=None, speed: float = 0, watch=N
                                    brief=sim_person(plan, 1), **runner_kw)
 
             async def monitor():
-                from firmware_bridge.transports.sim_link import _UNITS
+                from sim.links import _UNITS
 
                 while True:
                     await asyncio.sleep(0.01)

@@ -74,8 +74,9 @@ async def open_link(url: str) -> BleTransport:
         transport.on_disconnect(client)
 
     if target == "sim":  # in-process: the real BleakClient, a bumble link instead of a radio
-        from sim.ble_unit import start_ble_unit
+        from firmware_bridge.simulators import simulator
 
+        start_ble_unit = simulator("ble", url)
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         address, backend = await start_ble_unit(url, params)
         client = BleakClient(address, disconnected_callback=disconnected, backend=backend,

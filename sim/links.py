@@ -1,20 +1,25 @@
-"""`sim://?seed=N&cables=1&...`: the simulated unit in this process, over an in-memory pipe.
+"""The simulator's link factories, registered with the bridge (`firmware_bridge/simulators.py`,
+entry-point group `halfstep.simulators` in pyproject.toml).
 
-One unit per URL and event loop: connecting again to the same URL (after a dropped link, say)
-reaches the same unit, as it would with hardware.
+`sim://?seed=N&cables=1&...` is the simulated unit in this process over an in-memory pipe. One
+unit per URL and event loop: connecting again to the same URL (after a dropped link, say)
+reaches the same unit, as it would with hardware. `ble://sim` and `vitruvian://sim` reach their
+units through the real BleakClient over a bumble link (sim/ble_unit.py, sim/vitruvian_unit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from firmware_bridge.transports.base import LinkError
 from firmware_bridge.transports.memory import MemoryTransport, memory_pair
+from sim.options import SimOptions
+from sim.runner import UnitServer, tick_forever
 
 _UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {url: server}
-
 
 def sim_params(url: str) -> dict[str, str]:
     parts = urlsplit(url)
@@ -23,10 +28,7 @@ def sim_params(url: str) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(parts.query).items()}
 
 
-async def open_link(url: str) -> MemoryTransport:
-    from sim.options import SimOptions
-    from sim.runner import UnitServer, tick_forever
-
+async def open_sim_link(url: str) -> MemoryTransport:
     loop = asyncio.get_running_loop()
     servers = _UNITS.setdefault(loop, {})
     server = servers.get(url)
@@ -44,3 +46,12 @@ async def open_link(url: str) -> MemoryTransport:
     host.sim_unit = server.unit  # type: ignore[attr-defined]  # for in-process demos and tests
     await asyncio.sleep(0)  # let the unit take the link
     return host
+
+
+async def start_vitruvian(url: str, seed: int) -> tuple[Any, type]:
+    """The simulated trainer for this URL (one per URL and loop) and the bleak backend that
+    reaches it."""
+    from sim.ble_unit import BumbleBackend
+    from sim.vitruvian_unit import start_vitruvian_sim
+
+    return await start_vitruvian_sim(url, seed), BumbleBackend
