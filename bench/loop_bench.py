@@ -558,7 +558,7 @@ def main() -> int:
         # log and flight recorder on; all in a temporary state folder.
         os.environ["HALFSTEP_STATE_DIR"] = str(tmp / "state")
         from controller.core.logs import configure_logging
-        from controller.surfaces.cli.main import log_file
+        from controller.surfaces.cli.common import log_file
         from firmware_bridge import flight, wirelog
 
         configure_logging("text", "error", file=log_file())

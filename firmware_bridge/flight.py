@@ -19,7 +19,6 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from firmware_bridge.messages import telemetry_columns
 from firmware_bridge.redact import redact_text
 
 FORMAT = "halfstep-flight-record/1"
@@ -70,7 +69,7 @@ class FlightRecorder:
         if batches:
             telemetry = {"host_time": [round(t, 3) for t, _ in self._batches],
                          "samples_per_batch": [len(b.t_us) for b in batches],
-                         **telemetry_columns(batches)}
+                         **_columns(batches)}
         body = {"format": FORMAT, "reason": reason,
                 "at": dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
                 "window_s": self.window_s, "events": [e for _, e in self._events],
@@ -142,3 +141,10 @@ def read_flight_record(path: Path) -> dict[str, Any]:
     if not isinstance(body.get("telemetry", {}), dict):
         raise FlightRecordError("not a flight record ('telemetry' is not an object)")
     return body
+
+
+def _columns(batches: Any) -> dict[str, Any]:
+    """numpy (through the telemetry's columns) only when a record is written, not at start-up."""
+    from firmware_bridge.messages import telemetry_columns
+
+    return telemetry_columns(batches)

@@ -98,6 +98,21 @@ def test_no_import_crosses_a_boundary_the_wrong_way() -> None:
     assert not wrong, "imports against the layout:\n" + "\n".join(wrong)
 
 
+def test_the_readme_shows_these_rules() -> None:
+    """The README's table of who may import whom is the rule this test enforces."""
+    text = (ROOT / "README.md").read_text()
+    shown = {}
+    for line in text.split("Who may import whom", 1)[1].split("```")[1].strip().splitlines():
+        room, _, targets = line.partition("->")
+        name = room.strip()
+        full = name if name in ("sim", "firmware_bridge") else "controller." + name.replace(
+            "/", ".")
+        shown[full] = set() if "nothing" in targets else {
+            t if t in ("sim", "firmware_bridge") else "controller." + t.replace("/", ".")
+            for t in (x.strip() for x in targets.split(","))}
+    assert shown == ALLOWED
+
+
 def test_every_module_lives_in_a_room() -> None:
     homeless = [module_name(p) for p in sources()
                 if room_of(module_name(p)) is None
@@ -135,8 +150,9 @@ def test_the_boundary_test_sees_a_wrong_way_import(tmp_path: Path,
 
 def test_help_loads_only_what_it_needs() -> None:
     """`halfstep --help` and a light command's help import no panel, MQTT, Bluetooth, numpy,
-    simulator or session runner: the command line pays only for the command it runs."""
-    heavy = ("aiohttp", "aiomqtt", "bleak", "numpy", "serial", "sim", "pydantic",
+    simulator or session runner: the command line pays only for the command it runs. (The plan
+    file's models, pydantic, are loaded: `plan` takes its choices from them.)"""
+    heavy = ("aiohttp", "aiomqtt", "bleak", "bumble", "numpy", "serial", "sim",
              "controller.core.session", "controller.surfaces.panel", "controller.surfaces.mqtt",
              "controller.simulated", "controller.planning.planner")
     probe = (

@@ -43,5 +43,5 @@ async def test_without_a_simulator_installed_a_sim_url_says_so(
         clean_registry: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(simulators, "entry_points", lambda group: [])
     for url in ("sim://?seed=1", "ble://sim?seed=1"):
-        with pytest.raises(LinkError, match="no simulated unit of kind .* is installed"):
+        with pytest.raises(LinkError, match=r"no simulated unit of kind .* is installed"):
             await open_link(url)

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from controller.core.inputs import InputError, JsonNumber, Number, loads_json, topic_segment
-from controller.surfaces.mqtt.config import MqttSettings, MqttUrlError, parse_mqtt_url
+
+if TYPE_CHECKING:  # loaded when an MQTT URL is given, not for every command
+    from controller.surfaces.mqtt.config import MqttSettings
 
 
 def mqtt_url(ctx: click.Context | None, param: click.Parameter | None,
@@ -19,6 +21,8 @@ def mqtt_url(ctx: click.Context | None, param: click.Parameter | None,
     """A click callback: the broker URL checked at once (exit 2 with the reason)."""
     if value is None:
         return None
+    from controller.surfaces.mqtt.config import MqttUrlError, parse_mqtt_url
+
     try:
         return parse_mqtt_url(value)
     except MqttUrlError as e:

@@ -11,7 +11,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +19,9 @@ from controller.core.inputs import InputError, Number, host_port
 from controller.surfaces.cli.mqtt_options import mqtt_url
 from controller.surfaces.cli.plan import FILE_OPTION, PlanProblem, load_plan, save_plan
 from controller.surfaces.cli.plan import _date as plan_date
-from controller.surfaces.mqtt.config import MqttSettings
+
+if TYPE_CHECKING:
+    from controller.surfaces.mqtt.config import MqttSettings
 
 INTERRUPT_WAIT_S = 5.0  # Ctrl-C: STOP confirmed (about 1 s), the set and the plan saved
 DB_OPTION = click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),

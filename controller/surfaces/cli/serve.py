@@ -10,14 +10,16 @@ import datetime as dt
 import gc
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from controller.core.inputs import Number
 from controller.surfaces.cli.mqtt_options import mqtt_url
 from controller.surfaces.cli.run import Refused, _panel_address, panel_pin, sim_person
-from controller.surfaces.mqtt.config import MqttSettings
+
+if TYPE_CHECKING:
+    from controller.surfaces.mqtt.config import MqttSettings
 
 HOME_DEFAULT = Path("halfstep-home")
 
@@ -119,6 +121,8 @@ def register(cli: click.Group, run_async: Any, device_option: Any) -> None:
 
 
 def _url(value: str) -> str:
-    from controller.surfaces.cli.main import _check_url  # the one check every --device gets
+    from controller.surfaces.cli.common import (
+        check_url as _check_url,  # the one check every --device gets
+    )
 
     return _check_url(value)

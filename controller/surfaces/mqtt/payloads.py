@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from controller.core.events import Event, iso, jsonable
+from controller.analysis.timestamps import iso
+from controller.core.events import Event, jsonable
 from controller.core.inputs import load_kg, loads_json
 from firmware_bridge.loads import STEP_KG, LoadError
 from firmware_bridge.messages import telemetry_columns
