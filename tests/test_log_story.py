@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from controller.core.history import History
-from controller.surfaces.cli.logs import history_text
+from controller.surfaces.cli.support import history_text
 from tests.procs import HALFSTEP
 
 SESSIONS = {  # a simulated `halfstep run` of one exercise, 4-5 sets, both logs on

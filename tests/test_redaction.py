@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.analysis.support_bundle import redact
 from controller.core.logs import redact_event
-from controller.surfaces.cli.logs import redact
 from firmware_bridge.redact import redact_text, redact_url, safe_name
 from firmware_bridge.wirelog import (
     CLOSE,

@@ -45,3 +45,13 @@ async def test_without_a_simulator_installed_a_sim_url_says_so(
     for url in ("sim://?seed=1", "ble://sim?seed=1"):
         with pytest.raises(LinkError, match=r"no simulated unit of kind .* is installed"):
             await open_link(url)
+
+
+async def test_without_a_simulator_installed_a_simulated_trainer_says_so(
+        clean_registry: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from firmware_bridge.devices import device_client
+
+    monkeypatch.setattr(simulators, "entry_points", lambda group: [])
+    with pytest.raises(LinkError, match=r"no simulated unit of kind 'vitruvian'"):
+        async with device_client("vitruvian://sim?seed=1"):
+            pass

@@ -5,7 +5,8 @@ line written while a session runs carries them without each call repeating them.
 
 Every value of a line has the credentials of any URL masked and the home folder shown as `~`
 before it goes anywhere (`redact_event`). `JsonLogReader` reads a JSON log back a line at a time,
-refusing lines whose fields the readers sort and group by are not text.
+refusing lines whose fields the readers sort and group by are not text (it lives in
+controller/analysis/log_reader.py, with the log summaries that use it; re-exported here).
 
 Logging never touches control: the JSON log file is written by a writer thread behind a bounded
 queue, and a full disk, a read-only folder or a slow disk drops lines (counted: `dropped()`, and
@@ -25,16 +26,29 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO
 
 import structlog
 
+from controller.analysis.log_reader import (
+    MAX_LINE,
+    TEXT_FIELDS,
+    JsonLogReader,
+    check_event,
+    json_type,
+    parse_event,
+)
 from controller.core.console import ConsoleLine
 from firmware_bridge import flight, wirelog
 from firmware_bridge.redact import redact_text
 from firmware_bridge.wirelog import BackgroundWriter
+
+__all__ = ["LEVELS", "MAX_LINE", "QUEUE_BYTES", "TEXT_FIELDS", "JsonLogReader", "LogFile",
+           "LogFormat", "bind_session", "check_event", "close", "configure_logging", "dropped",
+           "flight_failures", "json_type", "new_session_id", "parse_event", "redact_event",
+           "stream_dropped"]
 
 LogFormat = Literal["text", "json"]
 
@@ -309,89 +323,6 @@ def _redacted(value: Any, depth: int) -> Any:
     clean = redact_text(text)
     return value if clean == text else clean
 
-
-# ---- reading a JSON log back ---------------------------------------------------------------
-
-MAX_LINE = 1024 * 1024  # our lines are a few hundred bytes; a longer one is damage
-TEXT_FIELDS = ("event", "level", "timestamp", "session_id", "kind")  # sorted, grouped, filtered
-
-
-def json_type(value: object) -> str:
-    """A parsed JSON value's type as JSON names it, for messages."""
-    for t, name in ((bool, "boolean"), (str, "string"), (int, "number"), (float, "number"),
-                    (list, "array"), (dict, "object")):
-        if isinstance(value, t):
-            return name
-    return "null"
-
-
-def check_event(e: object) -> str | None:
-    """Why a parsed value is no log event (None: it is one): an object whose fields in
-    TEXT_FIELDS hold text or nothing."""
-    if not isinstance(e, dict):
-        return f"is a JSON {json_type(e)}, not an object"
-    for key in TEXT_FIELDS:
-        v = e.get(key)
-        if v is not None and not isinstance(v, str):
-            return f"has {key!r} as a JSON {json_type(v)} (text expected)"
-    return None
-
-
-def parse_event(line: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(the event, None), or (None, why the line is not one)."""
-    try:
-        e = json.loads(line)
-    except RecursionError:
-        return None, "is nested too deeply to read"
-    except ValueError:
-        return None, "is not JSON"
-    why = check_event(e)
-    return (None, why) if why else (e, None)
-
-
-class JsonLogReader:
-    """A JSON log, one line at a time: memory stays at one line (at most MAX_LINE bytes)
-    whatever the file's size. Lines that are not JSON, not objects or have fields of the wrong
-    type are skipped and counted; `problem` names the first (line number, what was wrong)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.events = 0  # events yielded
-        self.skipped = 0
-        self.first_problem: str | None = None
-        self.fallback: str | None = None  # why it was not read as another kind, if it was tried
-
-    @property
-    def problem(self) -> str | None:
-        if self.first_problem is None:
-            return None
-        more = f"; {self.skipped} lines skipped in all" if self.skipped > 1 else ""
-        return self.first_problem + more
-
-    def _skip(self, why: str) -> None:
-        self.skipped += 1
-        self.first_problem = self.first_problem or why
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        with open(self.path, "rb") as f:
-            n = 0
-            while raw := f.readline(MAX_LINE):
-                n += 1
-                if len(raw) == MAX_LINE and not raw.endswith(b"\n"):
-                    rest = raw
-                    while rest and not rest.endswith(b"\n"):  # the rest of the line, unread
-                        rest = f.readline(MAX_LINE)
-                    self._skip(f"line {n} is longer than {MAX_LINE} bytes (skipped)")
-                    continue
-                line = raw.decode("utf-8", "replace").strip()
-                if not line:
-                    continue
-                e, why = parse_event(line)
-                if e is None:
-                    self._skip(f"line {n} {why} (skipped): {line[:60]!r}")
-                    continue
-                self.events += 1
-                yield e
 
 
 def new_session_id() -> str:
