@@ -1,6 +1,6 @@
 """`halfstep demo`: a short session of seated row, end to end, against any unit.
 
-The demo is a real session (controller/core/session.py `SessionRunner`: the same set loop, safety
+The demo is a real session (controller/core/session/ `SessionRunner`: the same set loop, safety
 supervisor and telemetry watchdog as `halfstep run`) on a throwaway one-exercise plan and
 history in a temporary folder. The plan is a new athlete's first session, so the planner
 prescribes the submaximal ladder: a light first set (the warm-up) and heavier sets, each
