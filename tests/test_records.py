@@ -1,6 +1,5 @@
 """Records and "last time" (controller/planning/records.py): what counts, what is said after a
-session,
-and that a first session is not a record."""
+session, and that a first session is not a record."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ link with the weight kept on, the trainer's own deload, the rep target, the velo
 the demo.
 
 Tests that need a whole set run on a warped loop (firmware_bridge/clock.py, as `--speed 0`):
-simulated time, so a 13-rep set takes seconds.
-Tests about real-time latency run on the ordinary loop.
+simulated time, so a 13-rep set takes seconds. Tests about real-time latency run on the ordinary
+loop.
 """
 
 from __future__ import annotations
