@@ -34,7 +34,7 @@ async def worker(port: int, first: int, count: int, seconds: float, folder: Path
     from controller.core.history import History
     from controller.core.logs import configure_logging
     from controller.core.session import SessionRunner
-    from controller.surfaces.cli.run import sim_person
+    from controller.simulated.demo import sim_person
     from controller.surfaces.mqtt.config import parse_mqtt_url
     from controller.surfaces.mqtt.sink import MqttSink
     from firmware_bridge.devices import device_client

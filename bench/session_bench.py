@@ -98,8 +98,8 @@ def long_session() -> tuple[float, float, int, list[float]]:
     from controller.core.history import History
     from controller.core.session import SessionRunner
     from controller.planning.models import Exercise, ProfileKind, SessionLog, SetLog
+    from controller.simulated.demo import sim_person
     from controller.simulated.trial import default_plan
-    from controller.surfaces.cli.run import sim_person
     from firmware_bridge.clock import loop_factory
 
     day = dt.date(2026, 11, 16)

@@ -1,10 +1,11 @@
 """Simulated units, registered by whoever provides them, as python-can registers its interfaces.
 
 The bridge speaks to a unit; it does not build one. A package that emulates units declares its
-factories under the entry-point group `halfstep.simulators` (ours: `sim/links.py`, declared in
-pyproject.toml), and a test or a plug-in may `register` one in-process. A URL that names a
-simulator (`sim://`, `ble://sim`, `vitruvian://sim`) reaches it only through `simulator(kind)`,
-so `firmware_bridge` never imports `sim`, and a build without the simulator says so in one line.
+factories under the entry-point group `halfstep.simulators` (ours: `sim/links.py` and
+`sim/ble_unit.py`, declared in pyproject.toml), and a test or a plug-in may `register` one
+in-process. A URL that names a simulator (`sim://`, `ble://sim`, `vitruvian://sim`) reaches
+it only through `simulator(kind)`, so `firmware_bridge` never imports `sim`, and a build
+without the simulator says so in one line.
 
 Kinds and what their factory is:
 - `sim`: `async (url) -> Transport`, our protocol over an in-memory pipe;
@@ -16,12 +17,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal, Protocol, overload
 
-from firmware_bridge.transports.base import LinkError
+from firmware_bridge.transports.base import LinkError, Transport
 
 GROUP = "halfstep.simulators"
 _registered: dict[str, Callable[..., Any]] = {}
+
+
+class LinkFactory(Protocol):
+    """`sim`: our protocol to a simulated unit over an in-memory pipe."""
+
+    async def __call__(self, url: str) -> Transport: ...
+
+
+class GattFactory(Protocol):
+    """`ble`: the address of a simulated unit's GATT server and the bleak backend reaching it."""
+
+    async def __call__(self, url: str, params: dict[str, str]) -> tuple[str, type]: ...
+
+
+class TrainerFactory(Protocol):
+    """`vitruvian`: a simulated trainer (its `.address`, `.unit`) and the bleak backend."""
+
+    async def __call__(self, url: str, seed: int) -> tuple[Any, type]: ...
 
 
 def register(kind: str, factory: Callable[..., Any]) -> None:
@@ -29,7 +48,17 @@ def register(kind: str, factory: Callable[..., Any]) -> None:
     _registered[kind] = factory
 
 
-def simulator(kind: str, url: str) -> Callable[..., Any]:
+@overload
+def simulator(kind: Literal["sim"], url: str) -> LinkFactory: ...
+@overload
+def simulator(kind: Literal["ble"], url: str) -> GattFactory: ...
+@overload
+def simulator(kind: Literal["vitruvian"], url: str) -> TrainerFactory: ...
+@overload
+def simulator(kind: str, url: str) -> Callable[..., Any]: ...
+
+
+def simulator(kind: str, url: str) -> Any:
     """The factory for `kind`, loaded on first use; `url` only names what asked for it."""
     if kind not in _registered:
         found = [ep for ep in entry_points(group=GROUP) if ep.name == kind]

@@ -8,7 +8,7 @@ import asyncio
 from controller.core.history import History
 from controller.core.session import SessionRunner
 from controller.planning.planner import next_session
-from controller.surfaces.cli.run import sim_person
+from controller.simulated.demo import sim_person
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.clock import loop_factory
 from firmware_bridge.gatt import PREFERRED_MTU, RX_UUID, SERVICE_UUID, TX_UUID

@@ -24,8 +24,8 @@ from paho.mqtt.properties import Properties
 from controller.core.events import EventBus
 from controller.core.history import History
 from controller.core.session import SessionRunner
-from controller.surfaces.cli.mqtt_options import _describe
-from controller.surfaces.cli.run import sim_person
+from controller.simulated.demo import sim_person
+from controller.surfaces.cli.mqtt import _describe
 from controller.surfaces.mqtt.config import MqttUrlError, parse_mqtt_url
 from controller.surfaces.mqtt.payloads import CommandError, parse_command
 from controller.surfaces.mqtt.sink import MqttSink

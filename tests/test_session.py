@@ -12,8 +12,8 @@ from controller.core.history import History
 from controller.core.session import SessionRunner
 from controller.planning.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
 from controller.planning.planner import next_session
+from controller.simulated.demo import sim_person
 from controller.simulated.trial import default_plan
-from controller.surfaces.cli.run import sim_person
 from firmware_bridge.client import DeviceClient
 from firmware_bridge.clock import loop_factory
 

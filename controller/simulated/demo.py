@@ -157,3 +157,15 @@ def summary_table(sets: list[SetRecord]) -> str:
     volume = sum(r.full_reps * r.load_kg for r in sets)
     lines.append(f"total: {total} reps, {volume:.0f} kg lifted per cable")
     return "\n".join(lines)
+
+
+def sim_person(plan: Any, seed: int) -> Any:
+    """The simulated person reads the panel: reps to aim for, when to stop a test set, rest;
+    has a 1RM per exercise (controller/simulated/person.py; the questions are answered by
+    whatever asks them). As in the demo, a unit that counts reps itself (a Vitruvian) is told
+    each set's target."""
+    import functools
+
+    from controller.simulated.person import SimPerson
+
+    return functools.partial(brief, SimPerson(plan, seed))

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from controller.surfaces.cli.plan import FILE_OPTION, PlanProblem, _date, load_plan, save_plan
+from controller.surfaces.cli.plan import FILE_OPTION, PlanProblem, load_plan, plan_date, save_plan
 
 
 @click.command()
 @FILE_OPTION
 @click.option("--answer", help="settled, raised, soreness, or red_flag:<kind> (default: asked "
                                "at the terminal).")
-@click.option("--today", callback=_date, help="The day of the check-in (default: today).")
+@click.option("--today", callback=plan_date, help="The day of the check-in (default: today).")
 def checkin(path: Path, answer: str | None, today: dt.date | None) -> None:
     """Report how the painful region has been since the last session."""
     from controller.planning import questions

@@ -137,70 +137,65 @@ def reading(path: Path) -> Iterator[None]:
 FILE_ARG = click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 
 
-def register(cli: click.Group) -> None:
-    @cli.group()
-    def logs() -> None:
-        """Read JSON logs and wire logs (docs/support.md)."""
+@click.group()
+def logs() -> None:
+    """Read JSON logs and wire logs (docs/support.md)."""
 
-    @logs.command()
-    @FILE_ARG
-    def summary(file: Path) -> None:
-        """Sessions, sets, reps, faults, safety events and link quality, in a few lines."""
+@logs.command()
+@FILE_ARG
+def summary(file: Path) -> None:
+    """Sessions, sets, reps, faults, safety events and link quality, in a few lines."""
+    with reading(file):
+        lines = summarise(file)
+    click.echo("\n".join(lines))
+
+@logs.command()
+@FILE_ARG
+@click.option("--session", help="Only this session id (JSON logs) or link opening "
+                                "number (wire logs).")
+@click.option("--level", type=click.Choice(list(LEVEL_ORDER)), default="debug",
+              help="Only lines at this level and above.")
+@click.option("--kind", "kinds", multiple=True,
+              help="Only these kinds (prefix match; repeatable), e.g. safety, link, rep.")
+def timeline(file: Path, session: str | None, level: str, kinds: tuple[str, ...]) -> None:
+    """Events in order."""
+    def show(r: dict[str, Any]) -> None:
+        click.echo(f"{r['time']}  {r['level']:<7} {r['kind']:<16} {r['text']}")
+
+    with reading(file):
+        each_row(file, _filter(show, session, level, kinds))
+
+@logs.command()
+@FILE_ARG
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True)
+@click.option("--session")
+@click.option("--level", type=click.Choice(list(LEVEL_ORDER)), default="debug")
+@click.option("--kind", "kinds", multiple=True)
+def export(file: Path, fmt: str, session: str | None, level: str,
+           kinds: tuple[str, ...]) -> None:
+    """The timeline as CSV or JSON, for other tools (written as it is read)."""
+    out = sys.stdout
+    if fmt == "json":
+        n = 0
+
+        def as_json(r: dict[str, Any]) -> None:
+            nonlocal n
+            text = json.dumps(r, indent=1, default=str).replace("\n", "\n ")
+            out.write(("[\n " if n == 0 else ",\n ") + text)
+            n += 1
+
         with reading(file):
-            lines = summarise(file)
-        click.echo("\n".join(lines))
-
-    @logs.command()
-    @FILE_ARG
-    @click.option("--session", help="Only this session id (JSON logs) or link opening "
-                                    "number (wire logs).")
-    @click.option("--level", type=click.Choice(list(LEVEL_ORDER)), default="debug",
-                  help="Only lines at this level and above.")
-    @click.option("--kind", "kinds", multiple=True,
-                  help="Only these kinds (prefix match; repeatable), e.g. safety, link, rep.")
-    def timeline(file: Path, session: str | None, level: str, kinds: tuple[str, ...]) -> None:
-        """Events in order."""
-        def show(r: dict[str, Any]) -> None:
-            click.echo(f"{r['time']}  {r['level']:<7} {r['kind']:<16} {r['text']}")
-
-        with reading(file):
-            each_row(file, _filter(show, session, level, kinds))
-
-    @logs.command()
-    @FILE_ARG
-    @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-                  show_default=True)
-    @click.option("--session")
-    @click.option("--level", type=click.Choice(list(LEVEL_ORDER)), default="debug")
-    @click.option("--kind", "kinds", multiple=True)
-    def export(file: Path, fmt: str, session: str | None, level: str,
-               kinds: tuple[str, ...]) -> None:
-        """The timeline as CSV or JSON, for other tools (written as it is read)."""
-        out = sys.stdout
-        if fmt == "json":
-            n = 0
-
-            def as_json(r: dict[str, Any]) -> None:
-                nonlocal n
-                text = json.dumps(r, indent=1, default=str).replace("\n", "\n ")
-                out.write(("[\n " if n == 0 else ",\n ") + text)
-                n += 1
-
-            with reading(file):
-                each_row(file, _filter(as_json, session, level, kinds))
-            out.write("\n]\n" if n else "[]\n")
-            return
-        w = csv.DictWriter(out, fieldnames=["time", "level", "kind", "text", "session"],
-                           extrasaction="ignore")
-        w.writeheader()
-        with reading(file):
-            each_row(file, _filter(lambda r: w.writerow({**r, "session": r.get("session",
-                                                                               r.get("link"))}),
-                                   session, level, kinds))
-
-    from controller.surfaces.cli import support  # imports FileProblem from here
-
-    support.register(cli)
+            each_row(file, _filter(as_json, session, level, kinds))
+        out.write("\n]\n" if n else "[]\n")
+        return
+    w = csv.DictWriter(out, fieldnames=["time", "level", "kind", "text", "session"],
+                       extrasaction="ignore")
+    w.writeheader()
+    with reading(file):
+        each_row(file, _filter(lambda r: w.writerow({**r, "session": r.get("session",
+                                                                           r.get("link"))}),
+                               session, level, kinds))
 
 
 def _filter(sink: Callable[[dict[str, Any]], None], session: str | None, level: str,

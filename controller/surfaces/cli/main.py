@@ -1,23 +1,65 @@
-"""The `halfstep` command: the one module that wires links, units and the controller together.
+"""The `halfstep` command: the group, its options, and the one error path every command shares.
 
-Each command lives in its own module beside this one and imports what it needs when it runs,
-so `halfstep --help` (and any one command) loads no panel, MQTT, Bluetooth or simulator.
+Each command lives in its own module beside this one and is imported only when it is the one
+being run (or when `--help` lists them all); its heavy imports (the panel, MQTT, Bluetooth, the
+simulator, numpy) wait until it runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import click
 
 from controller.core.logs import configure_logging
-from controller.surfaces.cli.common import device_option, failure_line, log_file, run_async
+from controller.surfaces.cli.common import failure_line, log_file
+
+# Each command's module and name there: imported when the command is used or listed.
+COMMANDS = {
+    "checkin": "checkin", "demo": "demo", "device": "device", "history": "history",
+    "logs": "logs", "mqtt": "mqtt", "plan": "plan", "reps": "reps", "run": "run",
+    "serve": "serve", "sim": "sim", "support": "support",
+}
+
+
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """The group's commands: each module is imported the first time its command is looked up
+    (click reads `group.commands` for running, listing and completing alike)."""
+
+    def __init__(self, added: dict[str, click.Command]) -> None:
+        self._loaded = dict(added)
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            module = importlib.import_module(f"controller.surfaces.cli.{COMMANDS[name]}")
+            self._loaded[name] = getattr(module, name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(set(COMMANDS) | set(self._loaded)))
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._loaded))
 
 
 class _Group(click.Group):
     """Every subcommand's unexpected failure ends as one line and exit 1 (usage errors are
-    click's, exit 2): the CLI's single error path."""
+    click's, exit 2): the CLI's single error path. Commands are loaded when asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands(self.commands)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -52,27 +94,6 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None,
     configure_logging(log_format or "text", log_level or "warning", file=log_file())
     wirelog.enable(state / "wire" if wire_log else None)
     flight.enable(state / "flight")
-
-
-def _register() -> None:
-    from controller.surfaces.cli import demo as demo_cli
-    from controller.surfaces.cli import device, logs, mqtt_options, reps, run, serve, sim
-    from controller.surfaces.cli.checkin import checkin
-    from controller.surfaces.cli.plan import plan
-
-    cli.add_command(demo_cli.demo)
-    cli.add_command(reps.reps)
-    cli.add_command(device.device)
-    cli.add_command(sim.sim)
-    cli.add_command(plan)
-    cli.add_command(checkin)
-    run.register(cli, run_async, device_option)
-    serve.register(cli, run_async, device_option)
-    mqtt_options.register(cli, run_async)
-    logs.register(cli)
-
-
-_register()
 
 
 def main() -> None:

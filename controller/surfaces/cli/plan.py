@@ -43,7 +43,7 @@ def _bad_kind(spec: str) -> Exercise:
     raise PlanProblem(f"--exercise {spec!r}: the third part must be multi or isolated")
 
 
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+def plan_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
     try:
@@ -70,7 +70,7 @@ def plan() -> None:
                    "squat, row, chest press). REGIONS: the joints it loads, e.g. back+hip, from "
                    "neck, shoulder, elbow, wrist, back, hip, knee, ankle (default: from the "
                    "name).")
-@click.option("--start", callback=_date, help="First day (default: today).")
+@click.option("--start", callback=plan_date, help="First day (default: today).")
 @click.option("--unit-max-kg", type=Number(1, 200), default=100.0, show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing plan file.")
 def plan_init(path: Path, name: str, kind: str, sessions_per_week: int | None,
@@ -106,7 +106,7 @@ def _plan_text(p: PlanFile) -> str:
 
 @plan.command("next")
 @FILE_OPTION
-@click.option("--today", callback=_date, help="Plan for this day (default: today).")
+@click.option("--today", callback=plan_date, help="Plan for this day (default: today).")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--explain", is_flag=True, help="Show the rule behind each decision and its "
               "numbers (for support).")
@@ -121,7 +121,7 @@ def plan_next(path: Path, today: dt.date | None, as_json: bool, explain: bool) -
 
 @plan.command("show")
 @FILE_OPTION
-@click.option("--today", callback=_date, help="As of this day (default: today).")
+@click.option("--today", callback=plan_date, help="As of this day (default: today).")
 def plan_show(path: Path, today: dt.date | None) -> None:
     """The profile, program and what the history says so far (and PAUSED, if it is)."""
     from controller.planning.plan_report import plan_text
@@ -134,8 +134,8 @@ def plan_show(path: Path, today: dt.date | None) -> None:
 @click.option("--red-flag", "red_flag", is_flag=True, required=True,
               help="Record a clinician's all-clear after the red flag that paused the program.")
 @click.option("--by", required=True, help="Who gave the all-clear (e.g. 'Dr Silva').")
-@click.option("--date", "day", callback=_date, help="When they gave it (default: today).")
-@click.option("--today", callback=_date, hidden=True)
+@click.option("--date", "day", callback=plan_date, help="When they gave it (default: today).")
+@click.option("--today", callback=plan_date, hidden=True)
 def plan_clear(path: Path, red_flag: bool, by: str, day: dt.date | None,
                today: dt.date | None) -> None:
     """Resume after a red flag: records who gave the all-clear and when; the next session

@@ -25,31 +25,30 @@ NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EIO}  # the disk's fault, not the p
 HISTORY_SESSIONS = 20  # sessions summarised in a bundle's history.txt
 
 
-def register(cli: click.Group) -> None:
-    @cli.group()
-    def support() -> None:
-        """Support tools."""
+@click.group()
+def support() -> None:
+    """Support tools."""
 
-    @support.command()
-    @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
-                  help="Where to write the archive (default: the state folder).")
-    @click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False),
-                  default=Path("plan.json"), show_default=True,
-                  help="The plan file to include (secrets redacted).")
-    @click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
-                  default=Path("halfstep.sqlite"), show_default=True,
-                  help=f"The history database (read only): its last {HISTORY_SESSIONS} "
-                       "sessions go in as history.txt.")
-    @click.pass_context
-    def bundle(ctx: click.Context, out: Path | None, plan_path: Path, db_path: Path) -> None:
-        """One archive with logs, wire logs, flight records, a summary of the last sessions,
-        redacted config and versions."""
-        def named(p: str) -> bool:
-            return ctx.get_parameter_source(p) != click.core.ParameterSource.DEFAULT
+@support.command()
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the archive (default: the state folder).")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("plan.json"), show_default=True,
+              help="The plan file to include (secrets redacted).")
+@click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("halfstep.sqlite"), show_default=True,
+              help=f"The history database (read only): its last {HISTORY_SESSIONS} "
+                   "sessions go in as history.txt.")
+@click.pass_context
+def bundle(ctx: click.Context, out: Path | None, plan_path: Path, db_path: Path) -> None:
+    """One archive with logs, wire logs, flight records, a summary of the last sessions,
+    redacted config and versions."""
+    def named(p: str) -> bool:
+        return ctx.get_parameter_source(p) != click.core.ParameterSource.DEFAULT
 
-        path = make_bundle(out, plan_path, plan_named=named("plan_path"), db_path=db_path,
-                           db_named=named("db_path"))
-        click.echo(str(path))
+    path = make_bundle(out, plan_path, plan_named=named("plan_path"), db_path=db_path,
+                       db_named=named("db_path"))
+    click.echo(str(path))
 
 
 def make_bundle(out: Path | None, plan_path: Path, plan_named: bool = True,

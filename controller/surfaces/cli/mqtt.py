@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from controller.core.inputs import InputError, JsonNumber, Number, loads_json, topic_segment
+from controller.surfaces.cli.common import run_async
 
 if TYPE_CHECKING:  # loaded when an MQTT URL is given, not for every command
     from controller.surfaces.mqtt.config import MqttSettings
@@ -105,51 +106,50 @@ def _describe(kind: str, m: dict[str, Any]) -> str:
     return json.dumps(m)[:200]
 
 
-def register(cli: click.Group, run_async: Any) -> None:
-    @cli.group()
-    def mqtt() -> None:
-        """MQTT: see what units publish (docs/mqtt.md)."""
+@click.group()
+def mqtt() -> None:
+    """MQTT: see what units publish (docs/mqtt.md)."""
 
-    @mqtt.command()
-    @click.argument("url", callback=mqtt_url)
-    @click.option("--unit", default="+", show_default=True, callback=_unit,
-                  help="Only this unit's messages (its id in the topics; + for every unit).")
-    @click.option("--json", "as_json", is_flag=True,
-                  help="One JSON object per message: topic, retain, payload.")
-    @click.option("--count", type=Number(1, 1000000, integer=True), default=None,
-                  help="Stop after this many messages.")
-    @click.option("--timeout", type=Number(0, 86400), default=None,
-                  help="Stop after this many seconds.")
-    @click.option("--discovery/--no-discovery", default=True, show_default=True,
-                  help="Also show the Home Assistant discovery messages.")
-    def watch(url: MqttSettings, unit: str, as_json: bool, count: int | None,
-              timeout: float | None, discovery: bool) -> None:
-        """Print what the broker at URL (mqtt://user:pass@host:port) receives from units."""
-        import aiomqtt
+@mqtt.command()
+@click.argument("url", callback=mqtt_url)
+@click.option("--unit", default="+", show_default=True, callback=_unit,
+              help="Only this unit's messages (its id in the topics; + for every unit).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per message: topic, retain, payload.")
+@click.option("--count", type=Number(1, 1000000, integer=True), default=None,
+              help="Stop after this many messages.")
+@click.option("--timeout", type=Number(0, 86400), default=None,
+              help="Stop after this many seconds.")
+@click.option("--discovery/--no-discovery", default=True, show_default=True,
+              help="Also show the Home Assistant discovery messages.")
+def watch(url: MqttSettings, unit: str, as_json: bool, count: int | None,
+          timeout: float | None, discovery: bool) -> None:
+    """Print what the broker at URL (mqtt://user:pass@host:port) receives from units."""
+    import aiomqtt
 
-        async def main() -> None:
-            seen = 0
-            try:
-                async with aiomqtt.Client(url.host, url.port, username=url.username,
-                                          password=url.password, tls_context=url.ssl_context(),
-                                          protocol=aiomqtt.ProtocolVersion.V5) as client:
-                    await client.subscribe(f"{url.prefix}/{unit}/#", qos=1)
-                    if discovery:
-                        uid = "+" if unit == "+" else f"{url.prefix}_{unit}"
-                        await client.subscribe(f"{url.discovery}/device/{uid}/config", qos=1)
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(timeout):
-                            async for m in client.messages:
-                                payload = m.payload if isinstance(m.payload, bytes) else \
-                                    str(m.payload).encode()
-                                _print(m.topic.value, payload, m.retain, as_json)
-                                seen += 1
-                                if count is not None and seen >= count:
-                                    return
-            except aiomqtt.MqttError as e:
-                raise click.ClickException(f"{url.redacted()}: {e}") from None
+    async def main() -> None:
+        seen = 0
+        try:
+            async with aiomqtt.Client(url.host, url.port, username=url.username,
+                                      password=url.password, tls_context=url.ssl_context(),
+                                      protocol=aiomqtt.ProtocolVersion.V5) as client:
+                await client.subscribe(f"{url.prefix}/{unit}/#", qos=1)
+                if discovery:
+                    uid = "+" if unit == "+" else f"{url.prefix}_{unit}"
+                    await client.subscribe(f"{url.discovery}/device/{uid}/config", qos=1)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        async for m in client.messages:
+                            payload = m.payload if isinstance(m.payload, bytes) else \
+                                str(m.payload).encode()
+                            _print(m.topic.value, payload, m.retain, as_json)
+                            seen += 1
+                            if count is not None and seen >= count:
+                                return
+        except aiomqtt.MqttError as e:
+            raise click.ClickException(f"{url.redacted()}: {e}") from None
 
-        run_async(main)
+    run_async(main)
 
 
 def _print(topic: str, payload: bytes, retain: bool, as_json: bool) -> None:
