@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.core.inputs import Load, Number
 from controller.surfaces.cli.main import cli
+from controller.surfaces.cli.params import Load, Number
 from firmware_bridge.loads import PLAIN_DECIMAL
 
 EXAMPLES = int(os.environ.get("HALFSTEP_HOSTILE_EXAMPLES", "300"))

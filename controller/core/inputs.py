@@ -15,9 +15,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-import click
-
-from firmware_bridge.loads import PLAIN_DECIMAL, LoadError, check_load
+from firmware_bridge.loads import PLAIN_DECIMAL, check_load
 
 _DECIMAL = PLAIN_DECIMAL
 _INTEGER = re.compile(r"-?[0-9]{1,30}")
@@ -156,45 +154,3 @@ def _range(lo: float | None, hi: float | None) -> str:
     if lo is not None and hi is not None:
         return f"{fmt(lo)} to {fmt(hi)}"
     return f"at least {fmt(lo)}" if lo is not None else f"at most {fmt(hi)}"  # type: ignore
-
-
-# ---- click types: the CLI's arguments through the same parsers ------------------------------
-
-
-class Number(click.ParamType):
-    """A plain decimal (or whole) number option: `1_0`, `١٠`, `1e1`, `nan` and `inf` refused."""
-
-    def __init__(self, lo: float | None = None, hi: float | None = None, integer: bool = False):
-        self.lo, self.hi, self.integer = lo, hi, integer
-        self.name = "integer" if integer else "number"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)  # a default
-        try:
-            x = number(value, _name(param), self.lo, self.hi, self.integer)
-        except InputError as e:
-            self.fail(str(e), param, ctx)
-        return int(x) if self.integer else x
-
-
-class Load(click.ParamType):
-    """A load in kg (the grid is checked here; the unit's maximum once the unit answers)."""
-
-    name = "kg"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:
-        try:
-            return load_kg(value)
-        except LoadError as e:
-            self.fail(str(e), param, ctx)
-
-
-def _name(param: click.Parameter | None) -> str:
-    if param is None:
-        return "value"
-    if isinstance(param, click.Option) and param.opts:
-        return max(param.opts, key=len)
-    return (param.name or "value").upper()

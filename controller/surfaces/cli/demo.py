@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from controller.core.inputs import Number
 from controller.core.logs import bind_session, new_session_id
 from controller.surfaces.cli.common import device_option, run_async
+from controller.surfaces.cli.params import Number
 from firmware_bridge.links import warpable
 
 

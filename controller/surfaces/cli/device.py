@@ -7,8 +7,8 @@ import json
 
 import click
 
-from controller.core.inputs import Load, Number
 from controller.surfaces.cli.common import device_option, run_async
+from controller.surfaces.cli.params import Load, Number
 from firmware_bridge.loads import LoadError
 
 

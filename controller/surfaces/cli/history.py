@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from controller.core.inputs import Number
 from controller.surfaces.cli.common import UsageProblem
 from controller.surfaces.cli.panel_options import DB_OPTION
+from controller.surfaces.cli.params import Number
 
 
 @click.group()

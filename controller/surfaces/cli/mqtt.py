@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from controller.core.inputs import InputError, JsonNumber, Number, loads_json, topic_segment
+from controller.core.inputs import InputError, JsonNumber, loads_json, topic_segment
 from controller.surfaces.cli.common import run_async
+from controller.surfaces.cli.params import Number
 
 if TYPE_CHECKING:  # loaded when an MQTT URL is given, not for every command
     from controller.surfaces.mqtt.config import MqttSettings

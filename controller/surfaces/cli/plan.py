@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from controller.core.inputs import InputError, Number, date, load_kg
+from controller.core.inputs import InputError, date, load_kg
 from controller.planning.models import Exercise, PlanFile, ProfileKind, Program, UserProfile
 from controller.planning.plan_file import PlanProblem, load_plan, save_plan
+from controller.surfaces.cli.params import Number
 from firmware_bridge.validation import describe
 
 FILE_OPTION = click.option("--file", "path", type=click.Path(path_type=Path, dir_okay=False),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from controller.core.inputs import Number
 from controller.surfaces.cli.common import UsageProblem
+from controller.surfaces.cli.params import Number
 
 
 @click.command()

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from controller.core.inputs import Number
 from controller.surfaces.cli.common import device_option, run_async
 from controller.surfaces.cli.mqtt import mqtt_url
 from controller.surfaces.cli.panel_options import DB_OPTION, Refused, panel_address, panel_pin
+from controller.surfaces.cli.params import Number
 from controller.surfaces.cli.plan import FILE_OPTION, PlanProblem, load_plan, plan_date, save_plan
 
 if TYPE_CHECKING:

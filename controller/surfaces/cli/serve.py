@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from controller.core.inputs import Number
 from controller.surfaces.cli.common import run_async
 from controller.surfaces.cli.mqtt import mqtt_url
 from controller.surfaces.cli.panel_options import Refused, panel_address, panel_pin
+from controller.surfaces.cli.params import Number
 
 if TYPE_CHECKING:
     from controller.surfaces.mqtt.config import MqttSettings

@@ -6,9 +6,10 @@ from typing import Any
 
 import click
 
-from controller.core.inputs import InputError, Number, host_port
+from controller.core.inputs import InputError, host_port
 from controller.core.logs import configure_logging
 from controller.surfaces.cli.common import UsageProblem, run_async
+from controller.surfaces.cli.params import Number
 
 
 @click.group()
