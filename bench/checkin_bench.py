@@ -18,8 +18,8 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from controller.core.history import History
+from controller.core.plan_file import save_plan
 from controller.planning.models import ProfileKind, SessionLog, SetLog
-from controller.planning.plan_file import save_plan
 from controller.planning.plan_updates import record_after
 from controller.planning.planner import next_session
 from controller.simulated.trial import default_plan

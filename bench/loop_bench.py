@@ -179,8 +179,8 @@ async def heartbeat_under_load(figs: Figures, seconds: float, tmp: Path,
     from controller.core.control_core import ControlCore, CoreRunner
     from controller.core.events import EventBus
     from controller.core.history import History
+    from controller.core.plan_file import save_plan
     from controller.core.session import SessionRunner
-    from controller.planning.plan_file import save_plan
     from controller.surfaces.panel.answers import PersonIO
     from controller.surfaces.panel.app import Panel, hash_pin
     from firmware_bridge.devices import device_client

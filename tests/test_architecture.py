@@ -117,6 +117,22 @@ def test_no_import_crosses_a_boundary_the_wrong_way() -> None:
     assert not wrong, "imports against the layout:\n" + "\n".join(wrong)
 
 
+def test_only_the_surfaces_use_a_surface_framework() -> None:
+    """click, aiohttp and aiomqtt are how people and programs reach us: below the surfaces the
+    code neither parses a command line nor serves a page, so it runs the same under any."""
+    frameworks = {"click", "aiohttp", "aiomqtt"}
+    wrong = []
+    for path in sources():
+        if (room_of(module_name(path)) or "").startswith("controller.surfaces"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            wrong += [f"{path.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names
+                      if n.split(".")[0] in frameworks]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_entry_points_start_in_the_right_rooms() -> None:
     """The command line is the CLI room's; the simulators the bridge finds are `sim`'s."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

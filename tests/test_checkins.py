@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from controller.core.history import History
+from controller.core.plan_file import load_plan, save_plan
 from controller.planning.models import Exercise, PlanFile, RedFlag, SessionLog, SetLog
-from controller.planning.plan_file import load_plan, save_plan
 from controller.planning.planner import next_session, pause_state
 from controller.planning.questions import AnswerBook, AnswerError, Flag, since_last
 from tests.procs import HALFSTEP, run

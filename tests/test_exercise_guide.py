@@ -10,8 +10,8 @@ import pytest
 
 from controller.planning.exercise_guide import PATTERNS, breathing_cue, guide, pattern_for
 from controller.planning.models import Exercise, ProfileKind
-from controller.planning.plan_file import default_exercises, default_plan
 from controller.planning.planner import next_session
+from controller.planning.starter import default_exercises, default_plan
 
 SVG = "{http://www.w3.org/2000/svg}"
 

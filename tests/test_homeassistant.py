@@ -17,7 +17,7 @@ import aiohttp
 import aiomqtt
 import pytest
 
-from controller.planning.plan_file import save_plan
+from controller.core.plan_file import save_plan
 from tests import homeassistant as ha
 from tests.mosquitto import Broker
 from tests.procs import Background

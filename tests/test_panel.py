@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.planning.plan_file import save_plan
+from controller.core.plan_file import save_plan
 from tests.procs import Background, run
 from tests.test_session import DAY, one_exercise_plan
 

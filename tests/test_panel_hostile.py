@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from controller.core.inputs import load_kg, loads_json
-from controller.planning.plan_file import save_plan
+from controller.core.plan_file import save_plan
 from controller.surfaces.mqtt.payloads import CommandError, parse_command
 from controller.surfaces.panel.answers import PersonIO
 from controller.surfaces.panel.app import (

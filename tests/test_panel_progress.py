@@ -10,6 +10,7 @@ import itertools
 import json
 import urllib.request
 
+from controller.core.plan_file import save_plan
 from controller.planning.models import (
     CheckIn,
     Clearance,
@@ -20,7 +21,6 @@ from controller.planning.models import (
     SessionLog,
     SetLog,
 )
-from controller.planning.plan_file import save_plan
 from controller.simulated.trial import default_plan
 from tests.procs import Background
 from tests.test_panel import ARTIFACTS, SIZES, browser  # noqa: F401  (the fixture)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.core.plan_file import save_plan
 from controller.planning.models import Exercise, PlanFile, ProfileKind, SessionLog, SetLog
-from controller.planning.plan_file import save_plan
 from controller.simulated.trial import default_plan
 from tests.procs import Background, run
 from tests.test_panel import browser, open_pages, request, wait_prompt  # noqa: F401 (a fixture)

@@ -14,7 +14,7 @@ import urllib.request
 import aiomqtt
 import pytest
 
-from controller.planning.plan_file import save_plan
+from controller.core.plan_file import save_plan
 from controller.planning.planner import next_session
 from tests.mosquitto import Broker
 from tests.procs import Background

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from types import SimpleNamespace
 
-from controller.planning.plan_file import save_plan
+from controller.core.plan_file import save_plan
 from controller.surfaces.cli.terminal import Terminal, status_text
 from tests.procs import run
 from tests.test_session import DAY, one_exercise_plan

@@ -40,7 +40,7 @@ class DemoRun:
 def demo_plan(today: dt.date) -> Any:
     """A new athlete's plan with one exercise, starting today (the first session: a ladder)."""
     from controller.planning.models import ProfileKind
-    from controller.planning.plan_file import default_exercises, default_plan
+    from controller.planning.starter import default_exercises, default_plan
 
     plan = default_plan(ProfileKind.ATHLETE, today, name="demo")
     row = next(e for e in default_exercises(ProfileKind.ATHLETE) if e.name == EXERCISE)

@@ -32,9 +32,9 @@ from controller.planning.models import (
     ProfileKind,
 )
 from controller.planning.pauses import pause_state
-from controller.planning.plan_file import default_plan
 from controller.planning.plan_updates import record_clearance
 from controller.planning.replay import replay
+from controller.planning.starter import default_plan
 from controller.simulated.person import PersonIO, SimPerson
 
 WEEKDAYS = {2: (0, 3), 3: (0, 2, 4), 4: (0, 1, 3, 4), 5: (0, 1, 2, 3, 4)}

@@ -9,11 +9,30 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from controller.core import plan_file
 from controller.core.inputs import InputError, date, load_kg
 from controller.planning.models import Exercise, PlanFile, ProfileKind, Program, UserProfile
-from controller.planning.plan_file import PlanProblem, load_plan, save_plan
 from controller.surfaces.cli.params import Number
 from firmware_bridge.validation import describe
+
+
+class PlanProblem(click.UsageError):
+    """A plan file or plan option a person must fix: exit 2, one clear message."""
+
+
+def load_plan(path: Path) -> PlanFile:
+    try:
+        return plan_file.load_plan(path)
+    except plan_file.PlanFileError as e:
+        raise PlanProblem(str(e)) from None
+
+
+def save_plan(plan: PlanFile, path: Path) -> None:
+    try:
+        plan_file.save_plan(plan, path)
+    except plan_file.PlanFileError as e:
+        raise PlanProblem(str(e)) from None
+
 
 FILE_OPTION = click.option("--file", "path", type=click.Path(path_type=Path, dir_okay=False),
                            default=Path("plan.json"), show_default=True, help="The plan file.")
@@ -78,7 +97,7 @@ def plan_init(path: Path, name: str, kind: str, sessions_per_week: int | None,
               painful: tuple[str, ...], exercises: tuple[str, ...], start: dt.date | None,
               unit_max_kg: float, force: bool) -> None:
     """Create a plan file: profile and exercises, checked."""
-    from controller.planning.plan_file import default_exercises
+    from controller.planning.starter import default_exercises
 
     if path.exists() and not force:
         raise PlanProblem(f"{path} exists; use --force to replace it (its history would be "

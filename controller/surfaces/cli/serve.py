@@ -71,8 +71,8 @@ def serve(home_dir: Path, device: str | None, seed: int, speed: float,
     async def main() -> None:
         from controller.core.control_core import ControlCore
         from controller.core.events import EventBus
+        from controller.core.plan_file import save_plan
         from controller.core.session import SessionRunner
-        from controller.planning.plan_file import save_plan
         from controller.simulated.demo import sim_person
         from controller.surfaces.panel.answers import PersonIO
         from controller.surfaces.panel.app import Panel

@@ -109,7 +109,7 @@ class Home:
     def people(self) -> list[dict[str, Any]]:
         """A card per person: name, today's state in words, the last session (cached per plan
         file version: reading and prescribing grows with the history)."""
-        from controller.planning.plan_file import PlanProblem, load_plan
+        from controller.core.plan_file import PlanFileError, load_plan
 
         today = self.day()
         cards = []
@@ -125,7 +125,7 @@ class Home:
                 continue
             try:
                 card = person_card(p, load_plan(p.plan_path), today)
-            except PlanProblem as e:
+            except PlanFileError as e:
                 card = {"id": p.id, "name": p.id, "status": "unreadable", "plain": str(e),
                         "can_start": False}
             self._cards[p.plan_path] = (key, card)
@@ -160,12 +160,12 @@ class Home:
 
     async def _load(self, person: Person) -> None:
         from controller.core.history import History, NotAHistory, check_history_file
-        from controller.planning.plan_file import PlanProblem, load_plan
+        from controller.core.plan_file import PlanFileError, load_plan
 
         try:
             plan = load_plan(person.plan_path)
             check_history_file(person.db_path)
-        except (PlanProblem, NotAHistory) as e:
+        except (PlanFileError, NotAHistory) as e:
             raise HomeError(str(e)) from None
         if self.history is not None:
             await self.core.call(self.history.close)
@@ -248,8 +248,9 @@ class Home:
         init` writes it; their first session finds their starting loads."""
         from pydantic import ValidationError
 
+        from controller.core.plan_file import save_plan
         from controller.planning.models import Program, UserProfile
-        from controller.planning.plan_file import default_exercises, save_plan
+        from controller.planning.starter import default_exercises
         from firmware_bridge.validation import describe
 
         if not name.strip():

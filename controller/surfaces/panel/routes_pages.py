@@ -20,8 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from controller.core import load_modes
+from controller.core.plan_file import load_plan
 from controller.core.session import LiveState, SessionRunner
-from controller.planning.plan_file import load_plan
 from controller.planning.progress import progress
 from controller.surfaces.panel.answers import PersonIO
 from controller.surfaces.panel.bodies import dumps, error

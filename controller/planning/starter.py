@@ -1,16 +1,9 @@
-"""Plan files: read and written whole (never half-written), and a new person's first plan.
-
-A plan file a person must fix is a `PlanProblem`: a usage error, so every command that reads
-one exits 2 with one line saying which file and what is wrong.
-"""
+"""A new person's first plan: the exercises and phases a profile starts with, before any test
+set has found their loads."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-
-import click
-from pydantic import ValidationError
 
 from controller.planning.models import (
     DEFAULT_PHASES,
@@ -20,33 +13,6 @@ from controller.planning.models import (
     Program,
     UserProfile,
 )
-from firmware_bridge.validation import describe
-
-
-class PlanProblem(click.UsageError):
-    """A plan file or plan option a person must fix: exit 2, one clear message."""
-
-
-def load_plan(path: Path) -> PlanFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise PlanProblem(f"{path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise PlanProblem(f"{path}: not a plan file (not UTF-8 text); create one with "
-                          "halfstep plan init") from None
-    try:
-        return PlanFile.model_validate_json(text)
-    except ValidationError as e:
-        raise PlanProblem(f"{path}: {describe(e)}") from None
-
-
-def save_plan(plan: PlanFile, path: Path) -> None:
-    if not path.parent.is_dir():
-        raise PlanProblem(f"{path}: the folder {path.parent} does not exist")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)  # never a half-written plan
 
 
 def default_exercises(kind: ProfileKind) -> list[Exercise]:
