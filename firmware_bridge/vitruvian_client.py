@@ -41,7 +41,7 @@ from firmware_bridge import vitruvian as v
 from firmware_bridge.client import CommandTimeout, LinkHealth
 from firmware_bridge.messages import PROTOCOL_VERSION, DeviceInfo, EventCode, ModeBits
 from firmware_bridge.transports.base import LinkClosed, LinkError
-from firmware_bridge.vitruvian_commands import VitruvianCommands, _unloaded
+from firmware_bridge.vitruvian_commands import VitruvianCommands, unloaded
 from firmware_bridge.vitruvian_policy import (
     CONNECT_TIMEOUT_S,
     DELOAD_REASON,
@@ -295,7 +295,7 @@ class VitruvianClient(VitruvianCommands, VitruvianSamples):
         """A sample with no load on either cable, stop written again if one is late."""
         for _ in range(3):
             try:
-                await self.wait_for_sample(_unloaded, ZERO_CONFIRM_S)
+                await self.wait_for_sample(unloaded, ZERO_CONFIRM_S)
                 self._emit(EventCode.STOPPED)
                 return
             except CommandTimeout:

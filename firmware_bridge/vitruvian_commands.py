@@ -101,7 +101,7 @@ class VitruvianCommands:
             self._urgent -= 1
         self._load_on = False
         if confirm:
-            await self.wait_for_sample(_unloaded, timeout_s=5.0)
+            await self.wait_for_sample(unloaded, timeout_s=5.0)
 
     async def _first_stop(self) -> None:
         """The first stop, never queued behind a read: the read in flight is abandoned; if the
@@ -166,7 +166,7 @@ class VitruvianCommands:
         raise CommandTimeout("modes are chosen in the program frame on this trainer")
 
 
-def _unloaded(batch: Telemetry) -> bool:
+def unloaded(batch: Telemetry) -> bool:
     """No load on any cable in the batch's newest sample."""
     return not batch.samples["cable"]["load_half_kg"][-1].any()
 
@@ -175,7 +175,7 @@ def _start(coro: Any) -> asyncio.Task:
     """A GATT call as a task of its own: abandoning it (or the stack cancelling it when the
     link drops) never cancels the loop that made it."""
     task = asyncio.get_running_loop().create_task(coro)
-    task.add_done_callback(_retrieve)
+    task.add_done_callback(retrieve)
     return task
 
 
@@ -192,7 +192,7 @@ async def _settled(task: asyncio.Task, timeout_s: float) -> bool:
     return bool(done)
 
 
-def _retrieve(task: asyncio.Task) -> None:
+def retrieve(task: asyncio.Task) -> None:
     """An abandoned GATT call's outcome is of no interest, but is taken (no asyncio noise)."""
     if not task.cancelled():
         task.exception()

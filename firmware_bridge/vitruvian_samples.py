@@ -21,7 +21,7 @@ from firmware_bridge import vitruvian as v
 from firmware_bridge.client import CommandTimeout, LinkHealth, first_batch
 from firmware_bridge.messages import Event, EventCode, SampleStatus, Telemetry, sample_dtype
 from firmware_bridge.transports.base import LinkClosed
-from firmware_bridge.vitruvian_commands import _retrieve
+from firmware_bridge.vitruvian_commands import retrieve
 from firmware_bridge.vitruvian_policy import (
     DELOAD_REASON,
     HEARTBEAT_S,
@@ -133,7 +133,7 @@ class VitruvianSamples:
             self._emit(EventCode.DELOADED)
             self._tell(DELOAD_REASON)
             asyncio.get_running_loop().create_task(self._stop_after_deload()).add_done_callback(
-                _retrieve)
+                retrieve)
         self._deloaded = deloading
 
     async def _stop_after_deload(self) -> None:

@@ -28,7 +28,7 @@ from sim.firmware_telemetry import (
 )
 from sim.lifter import Lifter
 from sim.physics import Physics
-from sim.unit_config import LogFn, UnitConfig, _no_log, _Timing
+from sim.unit_config import LogFn, Timing, UnitConfig, no_log
 
 # Names that have always been importable from here.
 __all__ = ["DOCKED_MM", "DOCK_MM", "HELD_LOAD_KG", "PICKUP_M_S", "LogFn", "SimUnit", "UnitConfig"]
@@ -40,7 +40,7 @@ class SimUnit(FirmwareCommands, FirmwareSafety, FirmwareTelemetry):
     lifter: Lifter
     physics: Physics
     faults: FaultPlan = field(default_factory=FaultPlan)
-    log: LogFn = _no_log
+    log: LogFn = no_log
     now_us: int = 0
     # protocol state
     lease_held: bool = False
@@ -69,7 +69,7 @@ class SimUnit(FirmwareCommands, FirmwareSafety, FirmwareTelemetry):
     mode: tuple[int, int, int, int] = (Mode.CONSTANT, 0, 0, 0)
     spotting: bool = False  # the spotter has taken load off after a stall
     _stall_s: float = 0.0
-    _timing: _Timing | None = None  # per-rate constants of tick(), see _retime()
+    _timing: Timing | None = None  # per-rate constants of tick(), see _retime()
     # HANDLE_HELD per cable, latched (see _held_bit), and since when (µs) each cable's
     # tension has been below the release level (-1: it is not).
     _held: list[bool] = field(default_factory=list)
@@ -111,13 +111,13 @@ class SimUnit(FirmwareCommands, FirmwareSafety, FirmwareTelemetry):
     def applied_half_kg(self) -> list[int]:
         return [round(c.motor_kg * 2) for c in self.physics.state]
 
-    def _retime(self) -> _Timing:
+    def _retime(self) -> Timing:
         """The tick's per-rate constants, recomputed only when the rate or config changes
         (tick() runs hundreds of thousands of times per trial)."""
         cfg = self.config
         hz = self.tick_hz
         dt = 1.0 / hz
-        self._timing = t = _Timing(cfg, self.telemetry_rate_hz, hz, dt,
+        self._timing = t = Timing(cfg, self.telemetry_rate_hz, hz, dt,
                                    cfg.ramp_up_half_kg_per_s * dt,
                                    cfg.ramp_down_half_kg_per_s * dt,
                                    max(1, hz // self.telemetry_rate_hz))

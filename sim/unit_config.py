@@ -43,7 +43,7 @@ LogFn = Callable[..., None]
 
 
 @dataclass(frozen=True, slots=True)
-class _Timing:
+class Timing:
     """What tick() derives from the config and the telemetry rate: fixed between
     ConfigureTelemetry commands, so worked out once rather than every tick."""
 
@@ -56,5 +56,5 @@ class _Timing:
     sample_every: int  # ticks per telemetry sample
 
 
-def _no_log(event: str, **kw: object) -> None:
+def no_log(event: str, **kw: object) -> None:
     pass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from controller.analysis import rep_set
-from controller.analysis.rep_measure import LOW, _central_velocity, analyse
+from controller.analysis.rep_measure import LOW, analyse, central_velocity
 from controller.analysis.rep_types import Rep, RepConfig, RepKind, SetSummary
 
 
@@ -287,7 +287,7 @@ class RepEngine:
             return False
         t, p, v, _ = self._buf.view(self._a_g, self._g)
         if self._derived:
-            v = _central_velocity(t, p, self.config.derive_window_s / 2)
+            v = central_velocity(t, p, self.config.derive_window_s / 2)
         peak = max(float(np.max(v)), 1e-9)
         end = float(np.max(np.abs(v[-3:])))
         ref = self.reference_mm
@@ -298,7 +298,7 @@ class RepEngine:
         a_g, top_g = self._a_g, self._hi_g
         t, p, v, f = self._buf.view(a_g, max(end_g, top_g + 1))
         if self._derived:  # the streamed estimate lags; the closed rep can look both ways
-            v = _central_velocity(t, p, self.config.derive_window_s / 2)
+            v = central_velocity(t, p, self.config.derive_window_s / 2)
         index = len(self.reps) + 1
         ff = f if self._has_tension else None
         rep = analyse(t, p, v, ff, top_g - a_g, index, self._classify, self._derived)

@@ -132,7 +132,7 @@ def _fitted(t: list[float], p: list[float], j0: int, j1: int, a: float, b: float
     return None if got is None else (got[0], got[1])
 
 
-def _central_velocity(t: np.ndarray, p: np.ndarray, half_span_s: float) -> np.ndarray:
+def central_velocity(t: np.ndarray, p: np.ndarray, half_span_s: float) -> np.ndarray:
     """Velocity (m/s) from positions by a centred difference over about +-half_span_s."""
     if len(t) < 2:
         return np.zeros(len(t))

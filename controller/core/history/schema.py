@@ -167,14 +167,14 @@ def check_history_file(path: Path, create: bool = True) -> None:
     try:  # read-only: whose SQLite database it is
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            _check_schema(db, path)
+            check_schema(db, path)
         finally:
             db.close()
     except sqlite3.DatabaseError as e:
         raise NotAHistory(f"{path} cannot be read as a history database ({e})") from None
 
 
-def _check_schema(db: sqlite3.Connection, path: Path) -> None:
+def check_schema(db: sqlite3.Connection, path: Path) -> None:
     """An SQLite file of some other program (tables but no Halfstep schema version) is
     refused rather than given Halfstep's tables."""
     version = db.execute("PRAGMA user_version").fetchone()[0]

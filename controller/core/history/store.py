@@ -22,8 +22,8 @@ from controller.core.history.schema import (
     MIGRATIONS,
     REP_COLUMNS,
     NotAHistory,
-    _check_schema,
     check_history_file,
+    check_schema,
 )
 
 log = structlog.get_logger("controller.core.history")
@@ -56,7 +56,7 @@ class History(Queries, Journal):
                                       isolation_level=None)
             try:
                 self.db.row_factory = sqlite3.Row
-                _check_schema(self.db, self.path)
+                check_schema(self.db, self.path)
                 if self.version < len(MIGRATIONS):
                     raise NotAHistory(f"{self.path} was written by an older halfstep: run a "
                                       "session (halfstep run) once to bring it up to date")
@@ -68,7 +68,7 @@ class History(Queries, Journal):
             return
         self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
         try:
-            _check_schema(self.db, self.path)
+            check_schema(self.db, self.path)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
