@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+import controller.planning.plan_history
 import controller.planning.planner
 import controller.planning.records
-import controller.planning.replay
 from controller.planning.models import Clearance, PlanFile, ProfileKind, RedFlag, SessionLog, SetLog
+from controller.planning.plan_history import replay, replay_steps
 from controller.planning.planner import next_session, pause_state
 from controller.planning.progress import progress
-from controller.planning.replay import replay, replay_steps
 from controller.simulated.trial import default_plan
 
 START = dt.date(2026, 1, 5)  # a Monday
@@ -225,7 +225,7 @@ def test_progress_folds_each_session_once_per_exercise(monkeypatch):
     fold the history once per session: ~6 million sessions folded, not 6,000)."""
     plan = long_plan(2000)
     folds = {"working": 0, "steps": 0}
-    working = controller.planning.replay.working
+    working = controller.planning.plan_history.working
 
     def counted_working(s, name):
         folds["working"] += 1
@@ -239,9 +239,9 @@ def test_progress_folds_each_session_once_per_exercise(monkeypatch):
     def no_replay(*a, **kw):
         raise AssertionError("progress() must not replay per session")
 
-    monkeypatch.setattr(controller.planning.replay, "working", counted_working)
+    monkeypatch.setattr(controller.planning.plan_history, "working", counted_working)
     monkeypatch.setattr(controller.planning.records, "replay_steps", counted_steps)
-    monkeypatch.setattr(controller.planning.replay, "replay", no_replay)
+    monkeypatch.setattr(controller.planning.plan_history, "replay", no_replay)
     monkeypatch.setattr(controller.planning.planner, "replay", no_replay)
     out = progress(plan)
     per_ex = len(plan.history)

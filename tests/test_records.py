@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from controller.planning.models import PlanFile, ProfileKind, SessionLog, SetLog
+from controller.planning.plan_history import replay
 from controller.planning.records import last_time, new_records, records, strength_by_session
-from controller.planning.replay import replay
 from controller.simulated.trial import default_plan
 from tests.test_progress import ROW, SQUAT, START, realistic_plan
 

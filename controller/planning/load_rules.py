@@ -13,8 +13,7 @@ import datetime as dt
 from controller.planning.assessment import GRID, floor_grid
 from controller.planning.dose import Dose
 from controller.planning.models import Exercise, PhaseName, PlanFile, ProfileKind, SessionLog
-from controller.planning.prescription import Reason
-from controller.planning.replay import (
+from controller.planning.plan_history import (
     GAP_DAYS,
     ExerciseState,
     loads_painful_region,
@@ -22,6 +21,7 @@ from controller.planning.replay import (
     performance_goal,
     settle_of,
 )
+from controller.planning.prescription import Reason
 
 ADAPTATION_CAP = 0.60  # PHASE-1: adaptation stays within 40-60% 1RM
 GAP_CUT_PER_WEEK = 0.10

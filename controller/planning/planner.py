@@ -4,7 +4,7 @@ Every prescription carries its reasons: a rule id (documented in docs/planner.md
 shared/domain.md), the data that triggered it, and the same in plain words for the person.
 Loads are always multiples of 0.5 kg, never above the profile's intensity cap for the phase or
 the unit's maximum. Phases follow the training done, not the calendar
-(controller/planning/replay.py). The value types it returns live in `prescription.py`, the
+(controller/planning/plan_history.py). The value types it returns live in `prescription.py`, the
 load rules it applies in `load_rules.py`; their public names stay importable from here.
 """
 
@@ -35,9 +35,7 @@ from controller.planning.load_rules import (
 )
 from controller.planning.models import Exercise, PhaseName, PlanFile, ProfileKind
 from controller.planning.pauses import CLEAR_HINT, Pause, last_red_flag, pause_state, settle_reports
-from controller.planning.prescription import ExercisePlan, Prescription, Reason
-from controller.planning.red_flags import describe
-from controller.planning.replay import (
+from controller.planning.plan_history import (
     GAP_DAYS,
     ExerciseState,
     last_session,
@@ -48,6 +46,8 @@ from controller.planning.replay import (
     too_soon,
     training_week,
 )
+from controller.planning.prescription import ExercisePlan, Prescription, Reason
+from controller.planning.red_flags import describe
 
 __all__ = ["BAND", "CLEAR_HINT", "DOSE", "GRID", "ExercisePlan", "Pause", "Prescription", "Reason",
            "estimate_from_reps", "floor_grid", "next_session", "pain_for", "pause_state",

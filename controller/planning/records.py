@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from controller.planning.assessment import counted
 from controller.planning.models import PlanFile, SessionLog, SetLog
-from controller.planning.replay import replay_steps
+from controller.planning.plan_history import replay_steps
 
 LB_PER_KG = 2.20462
 Unit = Literal["kg", "lb"]

@@ -32,8 +32,8 @@ from controller.planning.models import (
     ProfileKind,
 )
 from controller.planning.pauses import pause_state
+from controller.planning.plan_history import replay
 from controller.planning.plan_updates import record_clearance
-from controller.planning.replay import replay
 from controller.planning.starter import default_plan
 from controller.simulated.person import PersonIO, SimPerson
 
