@@ -5,7 +5,8 @@ from __future__ import annotations
 from controller.analysis.reps import Rep, SetSummary
 
 
-def _f(value: float | None, spec: str) -> str:
+def figure(value: float | None, spec: str) -> str:
+    """A figure that may be missing (a rep too short to measure): "-" then."""
     return "-" if value is None else format(value, spec)
 
 
@@ -25,18 +26,18 @@ def rep_table(reps: list[Rep], summary: SetSummary) -> str:
     for r in reps:
         lines.append(
             f"{r.index:>3} {r.kind:<8}{r.start_s:>8.2f}{r.concentric_s:>7.2f}"
-            f"{r.eccentric_s:>7.2f}{r.rom_mm:>8.0f}{_f(r.rom_pct, '.0f'):>7}"
+            f"{r.eccentric_s:>7.2f}{r.rom_mm:>8.0f}{figure(r.rom_pct, '.0f'):>7}"
             f"{r.mean_concentric_m_s:>9.2f}{r.peak_concentric_m_s:>9.2f}"
-            f"{_f(r.peak_tension_n, '.0f'):>8}{_f(r.mean_concentric_power_w, '.0f'):>9}"
+            f"{figure(r.peak_tension_n, '.0f'):>8}{figure(r.mean_concentric_power_w, '.0f'):>9}"
             f"{r.time_under_tension_s:>7.2f}")
     s = summary
     lines += [
         "",
         f"reps: {s.reps}   partial: {s.partial_reps}   ignored: {s.ignored}   "
-        f"reference range: {_f(s.reference_rom_mm, '.0f')} mm",
-        f"mean concentric velocity: {_f(s.mean_concentric_m_s, '.2f')} m/s   "
-        f"velocity loss: {_f(s.velocity_loss, '.0%')}   "
-        f"range consistency: {_f(s.rom_consistency, '.0%')}   "
+        f"reference range: {figure(s.reference_rom_mm, '.0f')} mm",
+        f"mean concentric velocity: {figure(s.mean_concentric_m_s, '.2f')} m/s   "
+        f"velocity loss: {figure(s.velocity_loss, '.0%')}   "
+        f"range consistency: {figure(s.rom_consistency, '.0%')}   "
         f"time under tension: {s.time_under_tension_s:.1f} s",
         f"set ended by: {s.ended_by or '-'}",
     ]

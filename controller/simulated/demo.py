@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from controller.analysis.rep_report import figure
 from controller.core.history import SetRecord
 
 EXERCISE = "seated row"
@@ -139,10 +140,6 @@ def _lost(url: str, run: DemoRun, e: BaseException) -> str:
             "the weight on until they are reached again and stopped)")
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def summary_table(sets: list[SetRecord]) -> str:
     head = (f"{'set':>3}  {'exercise':<12} {'load kg':>7}  {'reps':>4}  {'partial':>7}  "
             f"{'mean conc. m/s':>14}  {'vel. loss':>9}  {'ROM cons.':>9}  {'TUT s':>5}")
@@ -150,8 +147,8 @@ def summary_table(sets: list[SetRecord]) -> str:
     for r in sets:
         lines.append(
             f"{r.set_index:>3}  {r.exercise:<12} {r.load_kg:>7.1f}  {r.full_reps:>4}  "
-            f"{r.partial_reps:>7}  {_fmt(r.mean_concentric_m_s, '.2f'):>14}  "
-            f"{_fmt(r.velocity_loss, '.0%'):>9}  {_fmt(r.rom_consistency, '.0%'):>9}  "
+            f"{r.partial_reps:>7}  {figure(r.mean_concentric_m_s, '.2f'):>14}  "
+            f"{figure(r.velocity_loss, '.0%'):>9}  {figure(r.rom_consistency, '.0%'):>9}  "
             f"{r.time_under_tension_s or 0:>5.0f}")
     total = sum(r.full_reps for r in sets)
     volume = sum(r.full_reps * r.load_kg for r in sets)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from controller.surfaces.cli.common import run_async
+from controller.surfaces.cli.common import check_url, run_async
 from controller.surfaces.cli.mqtt import mqtt_url
 from controller.surfaces.cli.panel_options import Refused, panel_address, panel_pin
 from controller.surfaces.cli.params import Number
@@ -31,7 +31,7 @@ HOME_DEFAULT = Path("halfstep-home")
               help="The unit's folder: people/ holds a plan file per person (and their "
                    "history beside it); created when missing.")
 @click.option("--device", "device", default=None, metavar="URL",
-              callback=lambda ctx, p, v: None if v is None else _url(v),
+              callback=lambda ctx, p, v: None if v is None else check_url(v),
               help="The unit: sim://?seed=1 (the default, in this process), "
                    "serial:/dev/ttyUSB0, tcp://HOST:PORT, ble://ADDRESS, vitruvian://...")
 @click.option("--seed", type=Number(0, 2**31, integer=True), default=1, show_default=True,
@@ -119,11 +119,3 @@ def serve(home_dir: Path, device: str | None, seed: int, speed: float,
                 click.echo("stopping: a session under way is stopped and kept")
 
     run_async(main, 1.0)
-
-
-def _url(value: str) -> str:
-    from controller.surfaces.cli.common import (
-        check_url as _check_url,  # the one check every --device gets
-    )
-
-    return _check_url(value)

@@ -27,55 +27,59 @@ MAX_DEPTH = 8  # JSON nesting a panel body may have (they are flat)
 MAX_DIGITS = 18  # a JSON number longer than this is not one a person or the page sent
 
 
-class NextLoad(BaseModel):
+class Body(BaseModel):
+    """Every request body: no unknown field. The answers' values are judged by their own
+    parsers (`load_kg`, `Question.parse`), so they are taken as sent."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+class StrictBody(Body):
+    """A body whose fields are what they say: no coercion ("12" is not 12)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class NextLoad(Body):
     kg: Any  # as sent (a JsonNumber keeps its text): judged by `load_kg`, never a lax float
 
 
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Answer(Body):
     prompt: int
     value: int | bool | str | None
 
 
-class CheckinAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CheckinAnswer(Body):
     value: int | bool | str | None
 
 
-class RedFlagBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RedFlagBody(Body):
     value: str
     qid: str | None = None  # the question it was meant for, if any
 
 
-class ClearRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class ClearRequest(StrictBody):
     by: str
     date: str | None = None  # YYYY-MM-DD; default: today
     confirm: bool
 
 
-class PersonChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class PersonChoice(StrictBody):
     id: str
 
 
-class NewPerson(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class NewPerson(StrictBody):
     name: str
     kind: str
     painful: list[str] = []
     sessions_per_week: int | None = None
 
 
-class ModeChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class ModeChoice(StrictBody):
     mode: str
 
 
-class Login(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class Login(StrictBody):
     pin: str
 
 
